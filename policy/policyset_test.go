@@ -1,0 +1,163 @@
+package policy
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestParsePolicySet(t *testing.T) {
+	file := "testdata/policyset-baseline/policy.yaml"
+	got, err := ParsePolicySet(readFile(t, file), file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &PolicySet{
+		Name: "baseline",
+		File: file,
+		Params: map[string]any{
+			"allowedRegistries": []any{"registry.example.com/", "ghcr.io/acme/"},
+		},
+		Builtins: map[RuleID]BuiltinConfig{
+			RuleRequireDigest: {Enabled: ptr(true), Severity: SeverityHigh},
+		},
+		Policies: []Policy{
+			{
+				Name:     "team-label-required",
+				Severity: SeverityMedium,
+				Match:    Match{Kinds: []string{"Deployment"}, Namespaces: []string{"prod-*"}},
+				Validations: []Validation{{
+					Expression:            "has(object.metadata.labels) && 'team' in object.metadata.labels",
+					MessageExpression:     "'Deployment ' + object.metadata.name + ' has no team label'",
+					ExpressionLine:        14,
+					MessageExpressionLine: 15,
+				}},
+				Line: 10,
+			},
+			{
+				Name:  "replicas-bounded",
+				Match: Match{APIGroups: []string{"apps"}},
+				Validations: []Validation{{
+					Expression:     "!has(object.spec.replicas) ||\nobject.spec.replicas <= 50\n",
+					Message:        "At most 50 replicas.",
+					ExpressionLine: 20,
+				}},
+				Line: 16,
+			},
+		},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("PolicySet (-want +got):\n%s", diff)
+	}
+}
+
+// TestParsePolicySetErrors: every error names the file, and the line and
+// column where YAML knows them, and the field.
+func TestParsePolicySetErrors(t *testing.T) {
+	tests := []struct {
+		name    string // file in testdata/policyset-errors
+		wantErr string
+	}{
+		{"unknown-field.yaml", "unknown-field.yaml:9:7: spec.policies[0].validations[0].mesage: unknown field"},
+		{"unknown-top-level-field.yaml", "unknown-top-level-field.yaml:4:1: status: unknown field"},
+		{"bad-severity.yaml", `bad-severity.yaml:6:15: spec.policies[0].severity: unknown severity "urgent" (want one of low, medium, high, critical)`},
+		{"bad-builtin-severity.yaml", `bad-builtin-severity.yaml:5:33: spec.builtins.run-as-non-root.severity: unknown severity "severe" (want one of low, medium, high, critical)`},
+		{"unknown-builtin.yaml", "unknown-builtin.yaml:5:5: spec.builtins.disallow-latest-tags: unknown built-in rule (known: disallow-latest-tag, " +
+			"restrict-registries, require-digest, run-as-non-root, disallow-privileged, require-resource-limits, require-read-only-root-fs, disallow-host-namespaces-and-paths)"},
+		{"wrong-type-enabled.yaml", `wrong-type-enabled.yaml:5:36: spec.builtins.disallow-latest-tag.enabled: want true or false, got string "no"`},
+		{"wrong-type-kinds.yaml", `wrong-type-kinds.yaml:6:20: spec.policies[0].match.kinds: want a list, got string "Deployment"`},
+		{"wrong-type-allowed-registries.yaml", `wrong-type-allowed-registries.yaml:5:24: spec.params.allowedRegistries: want a list, got string "ghcr.io/acme/"`},
+		{"wrong-kind.yaml", `wrong-kind.yaml:1:1: want apiVersion plumbline.dev/v1alpha1 and kind PolicySet, got "v1" and "ConfigMap"`},
+		{"duplicate-policy.yaml", `duplicate-policy.yaml:7:5: spec.policies[1].name: policy "p" is already defined at line 5`},
+		{"duplicate-key.yaml", "duplicate-key.yaml:6:5: spec.policies[0].name: duplicate key (first at line 5)"},
+		{"policy-named-like-builtin.yaml", `policy-named-like-builtin.yaml:5:11: spec.policies[0].name: "run-as-non-root" is the id of a built-in rule; pick another name`},
+		{"no-validations.yaml", "no-validations.yaml:5:5: spec.policies[0].validations: a policy needs at least one validation"},
+		{"bad-namespace-glob.yaml", `bad-namespace-glob.yaml:6:26: spec.policies[0].match.namespaces[0]: bad namespace pattern "prod-[a-": syntax error in pattern`},
+		{"yaml-syntax.yaml", "yaml-syntax.yaml:3: did not find expected key"},
+		{"two-documents.yaml", "two-documents.yaml:4: more than one YAML document; a policy file holds one PolicySet"},
+		{"empty.yaml", "empty.yaml: empty policy file"},
+		{"merge-key.yaml", "merge-key.yaml:8:5: spec.policies[1]: merge keys (<<) are not supported"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			data := readFile(t, filepath.Join("testdata/policyset-errors", tc.name))
+			ps, err := ParsePolicySet(data, tc.name)
+			if err == nil {
+				t.Fatalf("ParsePolicySet succeeded: %+v", ps)
+			}
+			if diff := cmp.Diff(tc.wantErr, err.Error()); diff != "" {
+				t.Errorf("error (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestParsePolicySetAliases: anchors work, and an alias bomb is cut off by
+// the visit budget instead of expanding.
+func TestParsePolicySetAliases(t *testing.T) {
+	ok := `
+apiVersion: plumbline.dev/v1alpha1
+kind: PolicySet
+spec:
+  params:
+    shared: &regs ["ghcr.io/acme/"]
+    allowedRegistries: *regs
+  policies:
+  - name: a
+    match: &m {kinds: [Pod]}
+    validations: [{expression: "true"}]
+  - name: b
+    match: *m
+    validations: [{expression: "true"}]
+`
+	ps, err := ParsePolicySet([]byte(ok), "anchors.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(ps.Policies[0].Match, ps.Policies[1].Match); diff != "" {
+		t.Errorf("aliased match differs (-a +b):\n%s", diff)
+	}
+	if diff := cmp.Diff([]any{"ghcr.io/acme/"}, ps.Params["allowedRegistries"]); diff != "" {
+		t.Errorf("aliased params (-want +got):\n%s", diff)
+	}
+
+	bomb := "apiVersion: plumbline.dev/v1alpha1\nkind: PolicySet\nspec:\n  params:\n    a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n"
+	for i := 1; i < 9; i++ {
+		bomb += "    a" + string(rune('0'+i)) + ": &a" + string(rune('0'+i)) + " [*a" + string(rune('0'+i-1)) +
+			", *a" + string(rune('0'+i-1)) + ", *a" + string(rune('0'+i-1)) + ", *a" + string(rune('0'+i-1)) +
+			", *a" + string(rune('0'+i-1)) + ", *a" + string(rune('0'+i-1)) + ", *a" + string(rune('0'+i-1)) +
+			", *a" + string(rune('0'+i-1)) + ", *a" + string(rune('0'+i-1)) + ", *a" + string(rune('0'+i-1)) + "]\n"
+	}
+	_, err = ParsePolicySet([]byte(bomb), "bomb.yaml")
+	if err == nil || !containsStr(err.Error(), "too large to check") {
+		t.Fatalf("alias bomb: err = %v, want the visit budget error", err)
+	}
+}
+
+// TestParsePolicySetParamsTypes: params keep JSON-like types, timestamps stay
+// the strings they were written as.
+func TestParsePolicySetParamsTypes(t *testing.T) {
+	ps, err := ParsePolicySet([]byte(`
+apiVersion: plumbline.dev/v1alpha1
+kind: PolicySet
+spec:
+  params:
+    count: 3
+    ratio: 0.5
+    on: true
+    none: null
+    since: 2024-01-02
+    nested: {list: [1, "two"]}
+`), "params.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{
+		"count": int64(3), "ratio": 0.5, "on": true, "none": nil, "since": "2024-01-02",
+		"nested": map[string]any{"list": []any{int64(1), "two"}},
+	}
+	if diff := cmp.Diff(want, ps.Params); diff != "" {
+		t.Errorf("params (-want +got):\n%s", diff)
+	}
+}
