@@ -1,0 +1,137 @@
+package diff
+
+import (
+	"encoding/base64"
+	"math/big"
+	"reflect"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
+)
+
+// serverSetMetadata lists metadata fields that the API server owns. They are never drift.
+var serverSetMetadata = []string{
+	"managedFields", "resourceVersion", "uid", "generation", "creationTimestamp", "selfLink",
+	"deletionTimestamp", "deletionGracePeriodSeconds",
+}
+
+// Annotations that tools write about themselves, never drift even when a person's tool wrote them.
+var toolAnnotations = map[string]bool{
+	"kubectl.kubernetes.io/last-applied-configuration": true,
+	"kubectl.kubernetes.io/restartedAt":                true,
+	"deployment.kubernetes.io/revision":                true,
+}
+
+// prepare returns a copy of obj without status and server-set metadata. For a Secret, stringData
+// is folded into data as the API server does.
+func prepare(obj *unstructured.Unstructured) *unstructured.Unstructured {
+	out := obj.DeepCopy()
+	delete(out.Object, "status")
+	if md, ok := out.Object["metadata"].(map[string]any); ok {
+		for _, f := range serverSetMetadata {
+			delete(md, f)
+		}
+		if ann, ok := md["annotations"].(map[string]any); ok {
+			for k := range toolAnnotations {
+				delete(ann, k)
+			}
+			if len(ann) == 0 {
+				delete(md, "annotations")
+			}
+		}
+	}
+	if isSecret(out) {
+		foldStringData(out.Object)
+	}
+	return out
+}
+
+func isSecret(obj *unstructured.Unstructured) bool {
+	return obj.GetKind() == "Secret" && obj.GroupVersionKind().Group == ""
+}
+
+func foldStringData(obj map[string]any) {
+	sd, ok := obj["stringData"].(map[string]any)
+	if !ok {
+		delete(obj, "stringData")
+		return
+	}
+	data, _ := obj["data"].(map[string]any)
+	if data == nil {
+		data = map[string]any{}
+	}
+	for k, v := range sd {
+		if s, ok := v.(string); ok {
+			data[k] = base64.StdEncoding.EncodeToString([]byte(s))
+		}
+	}
+	obj["data"] = data
+	delete(obj, "stringData")
+}
+
+// equivalent reports whether two values are the same once the API server's normalisation is
+// applied: numbers of equal value, and, inside a resource list (limits, requests, hard…),
+// quantities of equal amount ("1000m" and "1", "1Gi" and "1024Mi", 1 and "1"). It may say "no"
+// where the server would say "yes"; a dry run settles those. It never says "yes" where the
+// server would store different values.
+func equivalent(p fieldpath.Path, a, b any) bool {
+	if reflect.DeepEqual(a, b) {
+		return true
+	}
+	if x, ok := number(a); ok {
+		if y, ok := number(b); ok {
+			return x.Cmp(y) == 0
+		}
+	}
+	if !inResourceList(p) {
+		return false
+	}
+	qa, ok1 := quantity(a)
+	qb, ok2 := quantity(b)
+	return ok1 && ok2 && qa.Cmp(qb) == 0
+}
+
+// resourceLists are the fields whose values are quantities keyed by resource name.
+var resourceLists = map[string]bool{
+	"limits": true, "requests": true, "hard": true, "capacity": true, "allocatable": true,
+	"overhead": true, "default": true, "defaultRequest": true, "max": true, "min": true,
+}
+
+func inResourceList(p fieldpath.Path) bool {
+	if len(p) < 2 || p[len(p)-2].FieldName == nil {
+		return false
+	}
+	return resourceLists[*p[len(p)-2].FieldName]
+}
+
+func quantity(v any) (resource.Quantity, bool) {
+	s, ok := v.(string)
+	if !ok {
+		r, isNum := number(v)
+		if !isNum {
+			return resource.Quantity{}, false
+		}
+		s = r.FloatString(3)
+	}
+	q, err := resource.ParseQuantity(s)
+	return q, err == nil
+}
+
+func number(v any) (*big.Rat, bool) {
+	switch x := v.(type) {
+	case int64:
+		return new(big.Rat).SetInt64(x), true
+	case int:
+		return new(big.Rat).SetInt64(int64(x)), true
+	case int32:
+		return new(big.Rat).SetInt64(int64(x)), true
+	case float64:
+		r := new(big.Rat)
+		if r.SetFloat64(x) == nil {
+			return nil, false
+		}
+		return r, true
+	}
+	return nil, false
+}

@@ -1,0 +1,172 @@
+package diff
+
+import (
+	"errors"
+	"strings"
+
+	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
+	"sigs.k8s.io/structured-merge-diff/v6/value"
+)
+
+// splitPath cuts a path in structured-merge-diff notation into its elements: ".name" for a field
+// and "[...]" for a list element, honouring quoted strings inside brackets.
+func splitPath(p string) ([]string, error) {
+	var out []string
+	for i := 0; i < len(p); {
+		switch p[i] {
+		case '.':
+			j := i + 1
+			for j < len(p) && p[j] != '.' && p[j] != '[' {
+				j++
+			}
+			if j == i+1 {
+				return nil, errors.New("empty field name")
+			}
+			out = append(out, p[i:j])
+			i = j
+		case '[':
+			j, quoted := i+1, false
+			for ; j < len(p); j++ {
+				if p[j] == '\\' && quoted {
+					j++
+					continue
+				}
+				if p[j] == '"' {
+					quoted = !quoted
+				}
+				if p[j] == ']' && !quoted {
+					break
+				}
+			}
+			if j >= len(p) {
+				return nil, errors.New("unterminated '['")
+			}
+			out = append(out, p[i:j+1])
+			i = j + 1
+		default:
+			return nil, errors.New("expected '.' or '['")
+		}
+	}
+	return out, nil
+}
+
+// matchesPattern reports whether path p lies at or below one of the patterns. "[*]" in a pattern
+// matches any list element.
+func matchesPattern(patterns []string, p string) bool {
+	if len(patterns) == 0 {
+		return false
+	}
+	elems, err := splitPath(p)
+	if err != nil {
+		return false
+	}
+	for _, pat := range patterns {
+		pe, err := splitPath(pat)
+		if err != nil || len(pe) > len(elems) {
+			continue
+		}
+		ok := true
+		for i := range pe {
+			if pe[i] != elems[i] && !(pe[i] == "[*]" && strings.HasPrefix(elems[i], "[")) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+// valueAt returns the value at path p of an unstructured object, and whether it is there.
+func valueAt(obj any, p fieldpath.Path) (any, bool) {
+	cur := obj
+	for _, pe := range p {
+		switch {
+		case pe.FieldName != nil:
+			m, ok := cur.(map[string]any)
+			if !ok {
+				return nil, false
+			}
+			if cur, ok = m[*pe.FieldName]; !ok {
+				return nil, false
+			}
+		case pe.Index != nil:
+			l, ok := cur.([]any)
+			if !ok || *pe.Index < 0 || *pe.Index >= len(l) {
+				return nil, false
+			}
+			cur = l[*pe.Index]
+		case pe.Key != nil:
+			l, ok := cur.([]any)
+			if !ok {
+				return nil, false
+			}
+			if cur, ok = findByKey(l, *pe.Key); !ok {
+				return nil, false
+			}
+		case pe.Value != nil:
+			l, ok := cur.([]any)
+			if !ok {
+				return nil, false
+			}
+			if cur, ok = findByValue(l, *pe.Value); !ok {
+				return nil, false
+			}
+		default:
+			return nil, false
+		}
+	}
+	return cur, true
+}
+
+// findByKey finds the element of an associative list whose key fields equal key. A key field the
+// element does not set (one the server defaults, like a port's protocol) does not rule it out.
+func findByKey(l []any, key value.FieldList) (any, bool) {
+	for _, item := range l {
+		m, ok := item.(map[string]any)
+		if !ok {
+			continue
+		}
+		match := true
+		for _, f := range key {
+			v, ok := m[f.Name]
+			if !ok {
+				continue
+			}
+			if !value.Equals(value.NewValueInterface(v), f.Value) {
+				match = false
+				break
+			}
+		}
+		if match {
+			return item, true
+		}
+	}
+	return nil, false
+}
+
+func findByValue(l []any, want value.Value) (any, bool) {
+	for _, item := range l {
+		if value.Equals(value.NewValueInterface(item), want) {
+			return item, true
+		}
+	}
+	return nil, false
+}
+
+// topmost keeps the paths of s that have no proper prefix in s: a whole added container rather
+// than each of its fields.
+func topmost(s *fieldpath.Set) []fieldpath.Path {
+	var out []fieldpath.Path
+	s.Iterate(func(p fieldpath.Path) {
+		for i := 1; i < len(p); i++ {
+			if s.Has(p[:i]) {
+				return
+			}
+		}
+		out = append(out, p.Copy())
+	})
+	return out
+}

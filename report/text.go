@@ -1,0 +1,120 @@
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// WriteJSON writes the report as indented JSON, the shape of `plumbline diff -o json`.
+func WriteJSON(w io.Writer, r *Report) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// WriteText writes the report for a person: one block per drifted object, one line per reason,
+// then the errors and a one-line summary.
+func WriteText(w io.Writer, r *Report) error {
+	var b strings.Builder
+	for i := 0; i < len(r.Findings); {
+		obj := r.Findings[i].Object
+		fmt.Fprintf(&b, "%s: %s\n", header(r.Findings[i]), describeObject(obj))
+		for ; i < len(r.Findings) && r.Findings[i].Object == obj; i++ {
+			writeFinding(&b, r.Findings[i])
+		}
+		b.WriteString("\n")
+	}
+	for _, e := range r.Errors {
+		b.WriteString("Error: ")
+		if e.Object != nil {
+			b.WriteString(describeObject(*e.Object) + ": ")
+		}
+		b.WriteString(e.Message + "\n")
+	}
+	fmt.Fprintf(&b, "%s\n", summaryLine(r))
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func header(f Finding) string {
+	if f.Type == PolicyViolation && f.Where == WhereDesired {
+		return "Policy check failed"
+	}
+	return "Drift detected"
+}
+
+func writeFinding(b *strings.Builder, f Finding) {
+	switch f.Type {
+	case Modified:
+		for _, fd := range f.Fields {
+			fmt.Fprintf(b, "  Reason: %s%s\n", DescribeField(fd), attribution(fd.Manager, fd.Time))
+		}
+	case PolicyViolation:
+		where := ""
+		if f.Container != "" {
+			where = " (container " + f.Container + ")"
+		}
+		fmt.Fprintf(b, "  Policy Violation: %s%s [%s, %s]\n", f.Message, where, f.Rule, f.Severity)
+	default:
+		fmt.Fprintf(b, "  Reason: %s\n", f.Message)
+	}
+	if f.Source != "" && f.Type == Missing {
+		fmt.Fprintf(b, "  Declared in: %s\n", f.Source)
+	}
+}
+
+func attribution(manager string, at *time.Time) string {
+	switch {
+	case manager == "":
+		return ""
+	case at == nil:
+		return fmt.Sprintf(" (by %s)", manager)
+	default:
+		return fmt.Sprintf(" (by %s at %s)", manager, at.UTC().Format(time.RFC3339))
+	}
+}
+
+func describeObject(o ObjectRef) string {
+	if o.Namespace == "" {
+		return fmt.Sprintf("%s '%s'", o.Kind, o.Name)
+	}
+	return fmt.Sprintf("%s '%s' in namespace '%s'", o.Kind, o.Name, o.Namespace)
+}
+
+func summaryLine(r *Report) string {
+	if len(r.Findings) == 0 && len(r.Errors) == 0 {
+		return fmt.Sprintf("No drift: %d objects match %s.", r.Summary.Objects, describeSource(r.Source))
+	}
+	parts := make([]string, 0, len(r.Summary.ByType))
+	for _, t := range []FindingType{Modified, Missing, Extra, ImageTagMutated, ImageUnpinned, RunningImageMismatch, PolicyViolation} {
+		if n := r.Summary.ByType[t]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, t))
+		}
+	}
+	s := fmt.Sprintf("%d findings on %d objects compared with %s", len(r.Findings), r.Summary.Objects, describeSource(r.Source))
+	if len(parts) > 0 {
+		s += " (" + strings.Join(parts, ", ") + ")"
+	}
+	if len(r.Errors) > 0 {
+		s += fmt.Sprintf("; %d errors", len(r.Errors))
+	}
+	return s + "."
+}
+
+func describeSource(s Source) string {
+	out := s.Path
+	if s.Repo != "" {
+		out = s.Repo + "//" + s.Path
+	}
+	if s.Revision != "" {
+		rev := s.Revision
+		if len(rev) > 12 {
+			rev = rev[:12]
+		}
+		out += "@" + rev
+	}
+	return out
+}
