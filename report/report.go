@@ -120,9 +120,9 @@ type Field struct {
 
 // Image describes the image behind an image finding.
 type Image struct {
-	Ref       string `json:"ref"`
-	Approved  string `json:"approved,omitempty"`
-	Resolved  string `json:"resolved,omitempty"`
+	Ref      string `json:"ref"`
+	Approved string `json:"approved,omitempty"`
+	Resolved string `json:"resolved,omitempty"`
 	// Running lists the digests that pods run, with the pods that run each.
 	Running []RunningDigest `json:"running,omitempty"`
 	// LayersChanged is how many layers differ between the approved and the resolved image, or
