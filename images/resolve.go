@@ -1,0 +1,217 @@
+package images
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"golang.org/x/sync/errgroup"
+)
+
+// PlatformDigest is one child of an image index: its platform as
+// "os/arch[/variant][:osversion]" ("" when the index gives none) and digest.
+type PlatformDigest struct {
+	Platform string `json:"platform,omitempty" yaml:"platform,omitempty"`
+	Digest   string `json:"digest" yaml:"digest"`
+}
+
+// Resolution is what a registry serves for a reference.
+type Resolution struct {
+	// Ref is the reference that was resolved.
+	Ref Reference
+	// Digest is the manifest digest served for the tag (for a multi-arch tag,
+	// the index digest).
+	Digest string
+	// MediaType is the manifest's media type; "" for a pinned reference,
+	// which is never fetched.
+	MediaType string
+	// Platforms lists an index's children sorted by platform; nil for a
+	// single-platform manifest and for a pinned reference. Attestation
+	// manifests are left out.
+	Platforms []PlatformDigest
+	// Pinned is true when the digest came from the reference itself, with no
+	// request.
+	Pinned bool
+}
+
+// IsIndex reports whether the tag points at an image index (multi-arch).
+func (r Resolution) IsIndex() bool { return types.MediaType(r.MediaType).IsIndex() }
+
+// Request is one reference to resolve with the credentials of the workload
+// that uses it. A nil Keychain means anonymous.
+type Request struct {
+	Ref      Reference
+	Keychain authn.Keychain
+}
+
+// Outcome is the result of one Request: a Resolution, or an error (a
+// *RegistryError for registry failures) that must be reported as an error for
+// that image.
+type Outcome struct {
+	Resolution Resolution
+	Err        error
+}
+
+// Resolve returns the digest the registry serves for ref, using kc for
+// credentials (nil: anonymous). A pinned reference costs no request: its own
+// digest is returned with Pinned set. A tag is resolved with a manifest HEAD,
+// falling back to GET when the registry leaves out Docker-Content-Digest; an
+// index is then read (by digest, cached) for its platform children. Results
+// are cached per (reference, credential identity) for the TTL; errors are not
+// cached. Concurrent calls for the same key share one request, made with the
+// first caller's ctx. Failures are *RegistryError values naming the
+// reference and registry host.
+func (r *Resolver) Resolve(ctx context.Context, ref Reference, kc authn.Keychain) (Resolution, error) {
+	if ref.Pinned() {
+		return Resolution{Ref: ref, Digest: ref.Digest, Pinned: true}, nil
+	}
+	if ref.Registry == "" || ref.Repository == "" || ref.Tag == "" {
+		return Resolution{}, fmt.Errorf("%q: not a parsed image reference", ref.String())
+	}
+	cred, err := credentialsFor(ctx, kc, ref)
+	if err != nil {
+		return Resolution{}, err
+	}
+	key := cacheKey{ref: ref.String(), identity: cred.identity}
+	if res, ok := r.cache.get(key); ok {
+		return res, nil
+	}
+	v, err, _ := r.flight.Do(key.ref+"\x00"+key.identity, func() (any, error) {
+		if res, ok := r.cache.get(key); ok {
+			return res, nil
+		}
+		res, err := r.resolve(ctx, ref, cred)
+		if err != nil {
+			return nil, err
+		}
+		r.cache.put(key, res)
+		return res, nil
+	})
+	if err != nil {
+		return Resolution{}, registryError(ref, err)
+	}
+	return v.(Resolution), nil
+}
+
+// ResolveAll resolves every request, at most the Resolver's concurrency at
+// once, and returns one Outcome per request in the same order. The error is
+// non-nil only when ctx ended; the outcomes then hold what was done.
+func (r *Resolver) ResolveAll(ctx context.Context, reqs []Request) ([]Outcome, error) {
+	out := make([]Outcome, len(reqs))
+	var g errgroup.Group
+	g.SetLimit(r.concurrency)
+	for i, req := range reqs {
+		g.Go(func() error {
+			res, err := r.Resolve(ctx, req.Ref, req.Keychain)
+			out[i] = Outcome{Resolution: res, Err: err}
+			return ctx.Err()
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return out, fmt.Errorf("resolving %d images: %w", len(reqs), err)
+	}
+	return out, nil
+}
+
+func (r *Resolver) resolve(ctx context.Context, ref Reference, cred credential) (Resolution, error) {
+	release, err := r.acquire(ctx)
+	if err != nil {
+		return Resolution{}, err
+	}
+	defer release()
+	p, err := r.puller(cred)
+	if err != nil {
+		return Resolution{}, err
+	}
+	tag, err := ref.ggcr()
+	if err != nil {
+		return Resolution{}, err
+	}
+	res := Resolution{Ref: ref}
+	desc, err := p.Head(ctx, tag)
+	switch {
+	case err == nil:
+		res.Digest, res.MediaType = desc.Digest.String(), string(desc.MediaType)
+	case headFallsBack(err):
+		got, gerr := p.Get(ctx, tag)
+		if gerr != nil {
+			return Resolution{}, fmt.Errorf("HEAD failed (%v), then GET: %w", err, gerr)
+		}
+		res.Digest, res.MediaType = got.Digest.String(), string(got.MediaType)
+		r.manifests.put(ref.Name()+"@"+res.Digest, manifest{mediaType: res.MediaType, raw: got.Manifest})
+	default:
+		return Resolution{}, err
+	}
+	if !res.IsIndex() {
+		return res, nil
+	}
+	m, err := r.fetchManifest(ctx, p, ref, res.Digest)
+	if err != nil {
+		return Resolution{}, err
+	}
+	res.Platforms, err = indexPlatforms(m.raw)
+	if err != nil {
+		return Resolution{}, fmt.Errorf("index %s: %w", res.Digest, err)
+	}
+	return res, nil
+}
+
+// fetchManifest GETs ref's manifest by digest, through the manifest cache.
+// The caller holds a concurrency slot.
+func (r *Resolver) fetchManifest(ctx context.Context, p *remote.Puller, ref Reference, digest string) (manifest, error) {
+	key := ref.Name() + "@" + digest
+	if m, ok := r.manifests.get(key); ok {
+		return m, nil
+	}
+	d, err := name.NewDigest(key)
+	if err != nil {
+		return manifest{}, err
+	}
+	got, err := p.Get(ctx, d)
+	if err != nil {
+		return manifest{}, err
+	}
+	m := manifest{mediaType: string(got.MediaType), raw: got.Manifest}
+	r.manifests.put(key, m)
+	return m, nil
+}
+
+func indexPlatforms(raw []byte) ([]PlatformDigest, error) {
+	im, err := v1.ParseIndexManifest(bytes.NewReader(raw))
+	if err != nil {
+		return nil, err
+	}
+	var out []PlatformDigest
+	for _, m := range im.Manifests {
+		if m.Annotations["vnd.docker.reference.type"] == "attestation-manifest" {
+			continue
+		}
+		pd := PlatformDigest{Digest: m.Digest.String()}
+		if m.Platform != nil {
+			pd.Platform = m.Platform.String()
+		}
+		out = append(out, pd)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Platform != out[j].Platform {
+			return out[i].Platform < out[j].Platform
+		}
+		return out[i].Digest < out[j].Digest
+	})
+	return out, nil
+}
+
+func (r *Resolver) acquire(ctx context.Context) (func(), error) {
+	select {
+	case r.sem <- struct{}{}:
+		return func() { <-r.sem }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
