@@ -201,20 +201,21 @@ func (c *comparison) interactiveAdditions(ctx context.Context, added *fieldpath.
 	if err != nil {
 		return nil, fmt.Errorf("dry-run result %w", err)
 	}
-	defaulted, err := ct.ToFieldSet()
+	fields, err := ct.ToFieldSet()
 	if err != nil {
 		return nil, fmt.Errorf("dry-run result fields: %w", err)
 	}
-	var fields []Field
+	defaulted := withPrefixes(fields)
+	var out []Field
 	for _, p := range topmost(candidates) {
 		if defaulted.Has(p) {
 			continue
 		}
 		w := lastWriter(c.owners, p)
 		live, _ := valueAt(c.live.Object, p)
-		fields = append(fields, Field{Path: p.String(), Live: live, Manager: w.manager, Time: w.time})
+		out = append(out, Field{Path: p.String(), Live: live, Manager: w.manager, Time: w.time})
 	}
-	return fields, nil
+	return out, nil
 }
 
 // userField reports whether a field Git is silent about could be a person's edit. Metadata

@@ -170,3 +170,15 @@ func topmost(s *fieldpath.Set) []fieldpath.Path {
 	})
 	return out
 }
+
+// withPrefixes returns s plus every prefix of its paths: the set of every field that exists,
+// not only the leaves and list elements that ToFieldSet lists.
+func withPrefixes(s *fieldpath.Set) *fieldpath.Set {
+	out := fieldpath.NewSet()
+	s.Iterate(func(p fieldpath.Path) {
+		for i := 1; i <= len(p); i++ {
+			out.Insert(p[:i])
+		}
+	})
+	return out
+}

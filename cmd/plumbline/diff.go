@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+	"sigs.k8s.io/yaml"
+
+	"github.com/plumbline/plumbline/diff"
+	"github.com/plumbline/plumbline/reconciler"
+	"github.com/plumbline/plumbline/report"
+)
+
+type diffFlags struct {
+	source      sourceFlags
+	kube        kubeFlags
+	output      string
+	sourceName  string
+	ignoreFile  string
+	interactive []string
+	timeout     time.Duration
+}
+
+func newDiffCommand(g *globalFlags) *cobra.Command {
+	f := &diffFlags{}
+	cmd := &cobra.Command{
+		Use:   "diff --path DIR [--repo URL|PATH] [--ref REF]",
+		Short: "Report how the live cluster differs from Git",
+		Long: `diff renders the manifests of a folder (kustomize, or plain YAML), compares each object with its
+live twin, and reports drift: Modified fields (with who changed them and when), Missing objects,
+and Extra objects that Git does not declare.
+
+Exit status: 0 no drift, 1 drift, 2 error (as kubectl diff).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return f.run(cmd, g)
+		},
+	}
+	f.source.register(cmd.Flags())
+	f.kube.register(cmd.Flags())
+	cmd.Flags().StringVarP(&f.output, "output", "o", "text", "output format: text or json")
+	cmd.Flags().StringVar(&f.sourceName, "source-name", "", "value of the plumbline.dev/source label that marks this source's objects (default: derived from the repository URL and path)")
+	cmd.Flags().StringVar(&f.ignoreFile, "ignore-file", "", "YAML file of ignore rules (kind IgnoreRules)")
+	cmd.Flags().StringSliceVar(&f.interactive, "interactive-managers", diff.DefaultOptions().InteractiveManagers, "field managers (globs) that are people: what they add where Git is silent is drift")
+	cmd.Flags().DurationVar(&f.timeout, "timeout", 5*time.Minute, "give up after this long")
+	return cmd
+}
+
+func (f *diffFlags) run(cmd *cobra.Command, g *globalFlags) error {
+	if f.output != "text" && f.output != "json" {
+		return fmt.Errorf("--output %q: want text or json", f.output)
+	}
+	ctx := cmd.Context()
+	if f.timeout > 0 {
+		var cancel func()
+		ctx, cancel = context.WithTimeout(ctx, f.timeout)
+		defer cancel()
+	}
+	opts := reconciler.DefaultDiffOptions()
+	opts.Diff.InteractiveManagers = f.interactive
+	if f.ignoreFile != "" {
+		rules, err := readIgnoreRules(f.ignoreFile)
+		if err != nil {
+			return err
+		}
+		opts.Diff.Ignore = rules
+	}
+	cfg, ns, err := f.kube.config()
+	if err != nil {
+		return err
+	}
+	state, err := f.source.load(ctx, f.kube.secretReader())
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := state.close(); err != nil {
+			g.log.Warn("remove fetched tree", "err", err)
+		}
+	}()
+	g.log.Debug("rendered", "objects", len(state.objects), "root", state.root, "path", state.dir)
+	cluster, err := reconciler.NewCluster(cfg)
+	if err != nil {
+		return err
+	}
+	opts.Source, opts.DefaultNamespace = state.source, ns
+	opts.SourceName = f.sourceName
+	if opts.SourceName == "" {
+		opts.SourceName = sourceName(state.identity)
+	}
+	r, err := cluster.Diff(ctx, state.objects, opts)
+	if err != nil {
+		return err
+	}
+	if err := writeReport(cmd.OutOrStdout(), f.output, r); err != nil {
+		return err
+	}
+	return exitFor(r)
+}
+
+// exitFor maps a report to the exit code: errors first, then findings.
+func exitFor(r *report.Report) error {
+	switch {
+	case r.HasErrors():
+		return exitCodeError{exitError}
+	case r.HasFindings():
+		return exitCodeError{exitFinding}
+	}
+	return nil
+}
+
+func writeReport(w io.Writer, format string, r *report.Report) error {
+	if format == "json" {
+		return report.WriteJSON(w, r)
+	}
+	return report.WriteText(w, r)
+}
+
+// ignoreFile is the file format of --ignore-file.
+type ignoreFile struct {
+	APIVersion string            `json:"apiVersion"`
+	Kind       string            `json:"kind"`
+	Rules      []diff.IgnoreRule `json:"rules"`
+}
+
+func readIgnoreRules(path string) ([]diff.IgnoreRule, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var f ignoreFile
+	if err := yaml.UnmarshalStrict(b, &f); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if f.APIVersion != "plumbline.dev/v1alpha1" || f.Kind != "IgnoreRules" {
+		return nil, fmt.Errorf("%s: want apiVersion plumbline.dev/v1alpha1, kind IgnoreRules; got %s, %s", path, f.APIVersion, f.Kind)
+	}
+	var errs []error
+	for i := range f.Rules {
+		if err := f.Rules[i].Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("%s: rules[%d]: %w", path, i, err))
+		}
+	}
+	return f.Rules, errors.Join(errs...)
+}
