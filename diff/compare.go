@@ -84,12 +84,8 @@ func (d *Differ) Compare(ctx context.Context, desired, live *unstructured.Unstru
 	if err != nil {
 		return Result{}, fmt.Errorf("compare: %w", err)
 	}
-	declared, err := dt.ToFieldSet()
-	if err != nil {
-		return Result{}, fmt.Errorf("desired fields: %w", err)
-	}
 	c := comparison{
-		Differ: d, desired: des, live: liv, declared: declared,
+		Differ: d, desired: des, live: liv, desiredTyped: dt,
 		ignored: ignoredPaths(d.opts.Ignore, selectorTarget(desired, live)),
 		owners:  owners(live),
 	}
@@ -116,7 +112,7 @@ func (d *Differ) Compare(ctx context.Context, desired, live *unstructured.Unstru
 type comparison struct {
 	*Differ
 	desired, live *unstructured.Unstructured
-	declared      *fieldpath.Set
+	desiredTyped  *typed.TypedValue
 	ignored       []string
 	owners        []owner
 }
@@ -149,7 +145,11 @@ func (c *comparison) declaredDrift(ctx context.Context, local *typed.Comparison,
 	if err != nil {
 		return nil, fmt.Errorf("dry-run result %w", err)
 	}
-	confirmed, err := at.ExtractItems(c.declared).Compare(lt.ExtractItems(c.declared))
+	declared, err := c.desiredTyped.ToFieldSet()
+	if err != nil {
+		return nil, fmt.Errorf("desired fields: %w", err)
+	}
+	confirmed, err := at.ExtractItems(declared).Compare(lt.ExtractItems(declared))
 	if err != nil {
 		return nil, fmt.Errorf("compare with dry-run result: %w", err)
 	}

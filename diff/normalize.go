@@ -23,23 +23,37 @@ var toolAnnotations = map[string]bool{
 	"deployment.kubernetes.io/revision":                true,
 }
 
-// prepare returns a copy of obj without status and server-set metadata. For a Secret, stringData
-// is folded into data as the API server does.
+// prepare returns a copy of obj without status and server-set metadata. For a Secret,
+// stringData is folded into data as the API server does. The copy is shallow: it shares every
+// value it does not change with obj, so neither may be modified afterwards.
 func prepare(obj *unstructured.Unstructured) *unstructured.Unstructured {
-	out := obj.DeepCopy()
-	delete(out.Object, "status")
-	if md, ok := out.Object["metadata"].(map[string]any); ok {
+	out := &unstructured.Unstructured{Object: make(map[string]any, len(obj.Object))}
+	for k, v := range obj.Object {
+		if k != "status" {
+			out.Object[k] = v
+		}
+	}
+	if md, ok := obj.Object["metadata"].(map[string]any); ok {
+		copied := make(map[string]any, len(md))
+		for k, v := range md {
+			copied[k] = v
+		}
 		for _, f := range serverSetMetadata {
-			delete(md, f)
+			delete(copied, f)
 		}
 		if ann, ok := md["annotations"].(map[string]any); ok {
-			for k := range toolAnnotations {
-				delete(ann, k)
+			kept := make(map[string]any, len(ann))
+			for k, v := range ann {
+				if !toolAnnotations[k] {
+					kept[k] = v
+				}
 			}
-			if len(ann) == 0 {
-				delete(md, "annotations")
+			copied["annotations"] = kept
+			if len(kept) == 0 {
+				delete(copied, "annotations")
 			}
 		}
+		out.Object["metadata"] = copied
 	}
 	if isSecret(out) {
 		foldStringData(out.Object)
@@ -57,9 +71,11 @@ func foldStringData(obj map[string]any) {
 		delete(obj, "stringData")
 		return
 	}
-	data, _ := obj["data"].(map[string]any)
-	if data == nil {
-		data = map[string]any{}
+	data := map[string]any{}
+	if old, ok := obj["data"].(map[string]any); ok {
+		for k, v := range old {
+			data[k] = v
+		}
 	}
 	for k, v := range sd {
 		if s, ok := v.(string); ok {

@@ -37,3 +37,7 @@ func toTyped(obj *unstructured.Unstructured) (*typed.TypedValue, error) {
 	}
 	return tv, nil
 }
+
+// Warm parses the built-in schema now rather than at the first comparison, so that a caller can
+// overlap that work with its own (rendering, listing).
+func Warm() { builtinTypes() }

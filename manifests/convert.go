@@ -81,6 +81,11 @@ func jsonValue(v any) (any, error) {
 		if math.IsNaN(x) || math.IsInf(x, 0) {
 			return nil, fmt.Errorf("number %v cannot be represented in JSON", x)
 		}
+		// A whole number that JSON writes without exponent or point reads back as an integer,
+		// as it does through kustomize and the API server: 1e3 is 1000.
+		if x == math.Trunc(x) && math.Abs(x) < 1e21 && x >= math.MinInt64 && x < math.MaxInt64 {
+			return int64(x), nil
+		}
 		return x, nil
 	case time.Time:
 		return x.Format(time.RFC3339Nano), nil

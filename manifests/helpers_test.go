@@ -64,3 +64,12 @@ h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
 data:
   i: [*h,*h,*h,*h,*h,*h,*h,*h,*h]
 `
+
+func mustTree(t testing.TB, root string) tree {
+	t.Helper()
+	tr, err := newTree(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}

@@ -96,8 +96,13 @@ func TestRenderRejectsBadInput(t *testing.T) {
 		},
 		{
 			name:  "kustomize's own error, with paths relative to the repository",
-			files: map[string]string{"app/kustomization.yaml": "resources:\n- cm.yaml\n- cm2.yaml\n", "app/cm.yaml": configMap, "app/cm2.yaml": configMap},
+			files: map[string]string{"app/kustomization.yaml": "labels:\n- pairs: {team: a}\nresources:\n- cm.yaml\n- cm2.yaml\n", "app/cm.yaml": configMap, "app/cm2.yaml": configMap},
 			want:  []string{"app/kustomization.yaml: kustomize build: ", "already registered id"},
+		},
+		{
+			name:  "object declared twice in a kustomization that only lists resources",
+			files: map[string]string{"app/kustomization.yaml": "resources:\n- cm.yaml\n- cm2.yaml\n", "app/cm.yaml": configMap, "app/cm2.yaml": configMap},
+			want:  []string{"app/cm2.yaml: ConfigMap/app is declared twice: here and in app/cm.yaml"},
 		},
 	}
 	for _, tt := range tests {

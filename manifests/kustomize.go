@@ -2,22 +2,19 @@ package manifests
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
-	"path/filepath"
-	"reflect"
-	"slices"
 
-	"go.yaml.in/yaml/v3"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/api/resmap"
 	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/openapi"
-	sigyaml "sigs.k8s.io/yaml"
 )
 
-// originAnnotation is where kustomize records the file an object came from, when asked to
-// with `buildMetadata: [originAnnotations]`.
+// originAnnotation is where kustomize records the file an object came from, when a
+// kustomization asks for it with `buildMetadata: [originAnnotations]`; it is the user's and
+// stays.
 const originAnnotation = "config.kubernetes.io/origin"
 
 // buildSlot serialises all use of kustomize, preflight and build: kustomize keeps
@@ -25,6 +22,10 @@ const originAnnotation = "config.kubernetes.io/origin"
 // concurrent use. A build abandoned after a timeout keeps the slot until it ends, so at most
 // one build runs at any time, however many renders time out.
 var buildSlot = make(chan struct{}, 1)
+
+// forceKustomize sends even kustomizations that only list resources through kustomize, for the
+// test that compares both ways.
+var forceKustomize = false
 
 // kustomizeDir renders the kustomization in dir (a real path) with at most budget objects.
 func kustomizeDir(ctx context.Context, r *reader, dir string, budget int) ([]Object, error) {
@@ -48,19 +49,17 @@ func kustomizeDir(ctx context.Context, r *reader, dir string, budget int) ([]Obj
 		return nil, fileErr(top.file.rel, 0, "kustomization would render about %d objects, over what is left (%d) of the limit of %d: %w",
 			top.est.objects, budget, r.opts.MaxObjects, ErrLimitExceeded)
 	}
-	// Ask kustomize to record each object's origin, unless the user already does, in which
-	// case the annotation is theirs and stays.
-	keepOrigin := slices.Contains(top.k.BuildMetadata, types.OriginAnnotations)
-	fsys := &rootFS{t: r.t, r: r, overrides: map[string][]byte{}}
-	if !keepOrigin {
-		b, err := withOriginAnnotations(top.file.data)
-		if err != nil {
-			return nil, fileErr(top.file.rel, 0, "%w", err)
-		}
-		fsys.overrides[top.file.real] = b
+	if onlyListsResources(top) && !forceKustomize {
+		return p.aggregate(top, nil)
 	}
-	origins := map[string]string{}
-	p.origins(top, "", origins)
+	// Mark every object of every resource file with the file it came from. Kustomize carries
+	// annotations through, far more cheaply than its own origin tracking, which also tracks
+	// every transformer; the mark is removed again below.
+	fsys := &rootFS{t: r.t, r: r, overrides: map[string][]byte{}}
+	if err := p.markSources(fsys.overrides); err != nil {
+		return nil, err
+	}
+	generators := p.generatorSources()
 
 	handedOver = true
 	m, err := build(ctx, fsys, dir, p.openAPI)
@@ -76,9 +75,13 @@ func kustomizeDir(ctx context.Context, r *reader, dir string, budget int) ([]Obj
 	}
 	objs := make([]Object, 0, m.Size())
 	var size int64
-	topDir := r.t.rel(dir)
 	for _, res := range m.Resources() {
-		js, err := res.MarshalJSON()
+		// What RNode.MarshalJSON does, without its detour through a YAML string.
+		fields, err := res.Map()
+		if err != nil {
+			return nil, fileErr(top.file.rel, 0, "%s: %w", res.CurId(), err)
+		}
+		js, err := json.Marshal(fields)
 		if err != nil {
 			return nil, fileErr(top.file.rel, 0, "%s: %w", res.CurId(), err)
 		}
@@ -89,9 +92,11 @@ func kustomizeDir(ctx context.Context, r *reader, dir string, budget int) ([]Obj
 		if err := u.UnmarshalJSON(js); err != nil {
 			return nil, fileErr(top.file.rel, 0, "%s: %w", res.CurId(), err)
 		}
-		source := sourceOf(u, origins, topDir, top.file.rel)
-		if !keepOrigin {
-			removeAnnotation(u, originAnnotation)
+		source, ok := u.GetAnnotations()[sourceAnnotation]
+		if ok {
+			removeAnnotation(u, sourceAnnotation)
+		} else {
+			source = generatedSource(u, generators, top.file.rel)
 		}
 		objs = append(objs, Object{Object: u, Source: source})
 	}
@@ -135,88 +140,4 @@ func build(ctx context.Context, fsys *rootFS, dir string, resetOpenAPI bool) (re
 		fsys.r.close()
 		return nil, ctx.Err()
 	}
-}
-
-// withOriginAnnotations returns the kustomization in data with originAnnotations added to its
-// buildMetadata, written the way kustomize reads it back to the same value.
-func withOriginAnnotations(data []byte) ([]byte, error) {
-	var k types.Kustomization
-	if err := k.Unmarshal(data); err != nil {
-		return nil, err
-	}
-	k.BuildMetadata = append(k.BuildMetadata, types.OriginAnnotations)
-	out, err := sigyaml.Marshal(k)
-	if err != nil {
-		return nil, fmt.Errorf("adding origin tracking: %w", err)
-	}
-	// Kustomize must read back exactly what the preflight checked, plus the option.
-	var back types.Kustomization
-	if err := back.Unmarshal(out); err != nil || !reflect.DeepEqual(back, k) {
-		return nil, fmt.Errorf("adding origin tracking changed the kustomization (%v)", err)
-	}
-	return out, nil
-}
-
-// origins records, for every file kustomize will annotate objects with, the path kustomize
-// writes (joined from the entries along the way, relative to the entry kustomization) and the
-// file's path relative to the repository root, symlinks resolved. A path that two files
-// share (possible through symlinked folders) maps to "".
-func (p *preflight) origins(k *kustomization, prefix string, m map[string]string) {
-	set := func(key, real string) {
-		rel := p.t.rel(real)
-		if old, ok := m[key]; ok && old != rel {
-			rel = ""
-		}
-		m[key] = rel
-	}
-	set(filepath.Join(prefix, k.name), k.file.real)
-	for _, e := range k.edges {
-		if e.kust != nil {
-			p.origins(e.kust, filepath.Join(prefix, e.entry), m)
-			continue
-		}
-		set(filepath.Join(prefix, e.entry), e.real)
-	}
-}
-
-// sourceOf returns the file u came from, relative to the repository root, read from its
-// origin annotation: the resource file, or the kustomization that generated it. Objects
-// without one are attributed to the entry kustomization.
-func sourceOf(u *unstructured.Unstructured, origins map[string]string, topDir, topFile string) string {
-	raw, ok := u.GetAnnotations()[originAnnotation]
-	if !ok {
-		return topFile
-	}
-	var o struct {
-		Path         string `yaml:"path"`
-		ConfiguredIn string `yaml:"configuredIn"`
-	}
-	if err := yaml.Unmarshal([]byte(raw), &o); err != nil {
-		return topFile
-	}
-	for _, p := range []string{o.Path, o.ConfiguredIn} {
-		if p == "" {
-			continue
-		}
-		if rel := origins[filepath.Clean(p)]; rel != "" {
-			return rel
-		}
-		return filepath.ToSlash(filepath.Join(topDir, p))
-	}
-	return topFile
-}
-
-// removeAnnotation deletes key from u's annotations, and the annotations field when it
-// becomes empty, as kustomize does when it removes its own.
-func removeAnnotation(u *unstructured.Unstructured, key string) {
-	a := u.GetAnnotations()
-	if _, ok := a[key]; !ok {
-		return
-	}
-	delete(a, key)
-	if len(a) == 0 {
-		unstructured.RemoveNestedField(u.Object, "metadata", "annotations")
-		return
-	}
-	u.SetAnnotations(a)
 }

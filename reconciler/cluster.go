@@ -1,6 +1,7 @@
 package reconciler
 
 import (
+	"context"
 	"fmt"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -12,6 +13,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
 
+	"github.com/plumbline/plumbline/diff"
 	"github.com/plumbline/plumbline/report"
 )
 
@@ -74,4 +76,16 @@ func (c *Cluster) resource(m mapping, namespace string) dynamic.ResourceInterfac
 // refOf returns the report's name for an object.
 func refOf(u *unstructured.Unstructured) report.ObjectRef {
 	return report.ObjectRef{APIVersion: u.GetAPIVersion(), Kind: u.GetKind(), Namespace: u.GetNamespace(), Name: u.GetName()}
+}
+
+// Warm fetches discovery and prepares the schemas that a Diff will need, so that a caller can
+// overlap that work with fetching and rendering the source. Errors are left for Diff to report.
+func (c *Cluster) Warm(ctx context.Context) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		diff.Warm()
+	}()
+	_, _, _ = c.discovery.ServerGroupsAndResources() // a failure surfaces again, named, in Diff
+	<-done
 }

@@ -74,7 +74,17 @@ func (f *diffFlags) run(cmd *cobra.Command, g *globalFlags) error {
 	if err != nil {
 		return err
 	}
+	cluster, err := reconciler.NewCluster(cfg)
+	if err != nil {
+		return err
+	}
+	warm := make(chan struct{})
+	go func() { // discovery and schemas while the source is fetched and rendered
+		defer close(warm)
+		cluster.Warm(ctx)
+	}()
 	state, err := f.source.load(ctx, f.kube.secretReader())
+	<-warm
 	if err != nil {
 		return err
 	}
@@ -84,10 +94,6 @@ func (f *diffFlags) run(cmd *cobra.Command, g *globalFlags) error {
 		}
 	}()
 	g.log.Debug("rendered", "objects", len(state.objects), "root", state.root, "path", state.dir)
-	cluster, err := reconciler.NewCluster(cfg)
-	if err != nil {
-		return err
-	}
 	opts.Source, opts.DefaultNamespace = state.source, ns
 	opts.SourceName = f.sourceName
 	if opts.SourceName == "" {
