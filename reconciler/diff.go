@@ -11,6 +11,7 @@ import (
 
 	"github.com/plumbline/plumbline/diff"
 	"github.com/plumbline/plumbline/manifests"
+	"github.com/plumbline/plumbline/policy"
 	"github.com/plumbline/plumbline/report"
 )
 
@@ -27,6 +28,11 @@ type DiffOptions struct {
 	Diff diff.Options
 	// Concurrency caps parallel requests and comparisons. Default 16.
 	Concurrency int
+	// Images turns on image checks; nil skips them.
+	Images *ImageOptions
+	// Policy evaluates rules on the live objects, and reports the violations that Git does not
+	// have (drift into a violation); nil skips them.
+	Policy *policy.Engine
 }
 
 // DefaultDiffOptions returns the defaults described on DiffOptions.
@@ -75,6 +81,29 @@ func (c *Cluster) Diff(ctx context.Context, objs []manifests.Object, opts DiffOp
 	}
 	if err := run.extras(ctx, targets, lists); err != nil {
 		return nil, err
+	}
+	facts := map[useKey]policy.ImageFacts{}
+	if opts.Images != nil {
+		running, err := run.c.runningImages(ctx, targets)
+		if err != nil {
+			return nil, err
+		}
+		ic, err := checkImages(ctx, targets, running, *opts.Images)
+		if err != nil {
+			return nil, err
+		}
+		r.Findings = append(r.Findings, ic.findings...)
+		r.Errors = append(r.Errors, ic.errors...)
+		facts = ic.facts
+	}
+	if opts.Policy != nil {
+		for _, t := range targets {
+			fs, err := policyFindings(opts.Policy, t, facts, false)
+			r.Findings = append(r.Findings, fs...)
+			if err != nil {
+				run.fail(t.desired.Object, err)
+			}
+		}
 	}
 	r.Finalize(len(objs))
 	return r, nil

@@ -15,13 +15,29 @@ func WriteJSON(w io.Writer, r *Report) error {
 	return enc.Encode(r)
 }
 
-// WriteText writes the report for a person: one block per drifted object, one line per reason,
-// then the errors and a one-line summary.
+// WriteText writes a drift report for a person: one block per drifted object, one line per
+// reason, then the errors and a one-line summary.
 func WriteText(w io.Writer, r *Report) error {
+	return writeText(w, r, func(f Finding) string { return "Drift detected: " + describeObject(f.Object) })
+}
+
+// WriteCheckText writes the report of `plumbline check`: one block per object that fails, named
+// with the file that declares it, then the errors and a summary with a count per severity.
+func WriteCheckText(w io.Writer, r *Report) error {
+	return writeText(w, r, func(f Finding) string {
+		h := "Check failed: " + describeObject(f.Object)
+		if f.Source != "" {
+			h += " (" + f.Source + ")"
+		}
+		return h
+	})
+}
+
+func writeText(w io.Writer, r *Report, header func(Finding) string) error {
 	var b strings.Builder
 	for i := 0; i < len(r.Findings); {
 		obj := r.Findings[i].Object
-		fmt.Fprintf(&b, "%s: %s\n", header(r.Findings[i]), describeObject(obj))
+		b.WriteString(header(r.Findings[i]) + "\n")
 		for ; i < len(r.Findings) && r.Findings[i].Object == obj; i++ {
 			writeFinding(&b, r.Findings[i])
 		}
@@ -39,13 +55,6 @@ func WriteText(w io.Writer, r *Report) error {
 	return err
 }
 
-func header(f Finding) string {
-	if f.Type == PolicyViolation && f.Where == WhereDesired {
-		return "Policy check failed"
-	}
-	return "Drift detected"
-}
-
 func writeFinding(b *strings.Builder, f Finding) {
 	switch f.Type {
 	case Modified:
@@ -58,6 +67,8 @@ func writeFinding(b *strings.Builder, f Finding) {
 			where = " (container " + f.Container + ")"
 		}
 		fmt.Fprintf(b, "  Policy Violation: %s%s [%s, %s]\n", f.Message, where, f.Rule, f.Severity)
+	case ImageTagMutated, ImageUnpinned, RunningImageMismatch:
+		fmt.Fprintf(b, "  %s\n", f.Message) // "Image: …"
 	default:
 		fmt.Fprintf(b, "  Reason: %s\n", f.Message)
 	}
@@ -98,10 +109,30 @@ func summaryLine(r *Report) string {
 	if len(parts) > 0 {
 		s += " (" + strings.Join(parts, ", ") + ")"
 	}
+	if sev := severityCounts(r.Findings); sev != "" {
+		s += "; policy violations: " + sev
+	}
 	if len(r.Errors) > 0 {
 		s += fmt.Sprintf("; %d errors", len(r.Errors))
 	}
 	return s + "."
+}
+
+// severityCounts counts policy violations per severity, most severe first.
+func severityCounts(fs []Finding) string {
+	n := map[string]int{}
+	for _, f := range fs {
+		if f.Type == PolicyViolation {
+			n[f.Severity]++
+		}
+	}
+	var parts []string
+	for _, s := range []string{"critical", "high", "medium", "low"} {
+		if n[s] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n[s], s))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 func describeSource(s Source) string {

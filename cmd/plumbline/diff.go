@@ -19,6 +19,7 @@ import (
 type diffFlags struct {
 	source      sourceFlags
 	kube        kubeFlags
+	checks      checkFlags
 	output      string
 	sourceName  string
 	ignoreFile  string
@@ -33,7 +34,9 @@ func newDiffCommand(g *globalFlags) *cobra.Command {
 		Short: "Report how the live cluster differs from Git",
 		Long: `diff renders the manifests of a folder (kustomize, or plain YAML), compares each object with its
 live twin, and reports drift: Modified fields (with who changed them and when), Missing objects,
-and Extra objects that Git does not declare.
+and Extra objects that Git does not declare. It checks images (the digest approved in Git, the
+one the registry serves, the ones pods run) and reports live objects that drifted into a policy
+violation (the built-in baseline, or --policy).
 
 Exit status: 0 no drift, 1 drift, 2 error (as kubectl diff).`,
 		Args: cobra.NoArgs,
@@ -43,6 +46,7 @@ Exit status: 0 no drift, 1 drift, 2 error (as kubectl diff).`,
 	}
 	f.source.register(cmd.Flags())
 	f.kube.register(cmd.Flags())
+	f.checks.register(cmd.Flags())
 	cmd.Flags().StringVarP(&f.output, "output", "o", "text", "output format: text or json")
 	cmd.Flags().StringVar(&f.sourceName, "source-name", "", "value of the plumbline.dev/source label that marks this source's objects (default: derived from the repository URL and path)")
 	cmd.Flags().StringVar(&f.ignoreFile, "ignore-file", "", "YAML file of ignore rules (kind IgnoreRules)")
@@ -61,8 +65,15 @@ func (f *diffFlags) run(cmd *cobra.Command, g *globalFlags) error {
 		ctx, cancel = context.WithTimeout(ctx, f.timeout)
 		defer cancel()
 	}
+	failOn, err := f.checks.failOnSeverity()
+	if err != nil {
+		return err
+	}
 	opts := reconciler.DefaultDiffOptions()
 	opts.Diff.InteractiveManagers = f.interactive
+	if opts.Policy, err = f.checks.engine(); err != nil {
+		return err
+	}
 	if f.ignoreFile != "" {
 		rules, err := readIgnoreRules(f.ignoreFile)
 		if err != nil {
@@ -94,6 +105,9 @@ func (f *diffFlags) run(cmd *cobra.Command, g *globalFlags) error {
 		}
 	}()
 	g.log.Debug("rendered", "objects", len(state.objects), "root", state.root, "path", state.dir)
+	if opts.Images, err = f.checks.imageOptions(state); err != nil {
+		return err
+	}
 	opts.Source, opts.DefaultNamespace = state.source, ns
 	opts.SourceName = f.sourceName
 	if opts.SourceName == "" {
@@ -106,18 +120,7 @@ func (f *diffFlags) run(cmd *cobra.Command, g *globalFlags) error {
 	if err := writeReport(cmd.OutOrStdout(), f.output, r); err != nil {
 		return err
 	}
-	return exitFor(r)
-}
-
-// exitFor maps a report to the exit code: errors first, then findings.
-func exitFor(r *report.Report) error {
-	switch {
-	case r.HasErrors():
-		return exitCodeError{exitError}
-	case r.HasFindings():
-		return exitCodeError{exitFinding}
-	}
-	return nil
+	return exitFor(r, failOn)
 }
 
 func writeReport(w io.Writer, format string, r *report.Report) error {

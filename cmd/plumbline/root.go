@@ -68,6 +68,8 @@ changed it and when.`,
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log debug detail to stderr")
 	root.AddCommand(
 		newDiffCommand(g),
+		newCheckCommand(g),
+		newImagesCommand(g),
 		newVersionCommand(),
 	)
 	return root

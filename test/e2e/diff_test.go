@@ -29,7 +29,7 @@ func decodeReport(t *testing.T, out string) report.Report {
 func TestNginxStory(t *testing.T) {
 	ns := newNamespace(t, "story")
 	repo := gitserver.NewRepo(t, fixture(t, "nginx-story"))
-	src := []string{"--repo", "file://" + repo, "--ref", "main", "--path", "overlays/prod", "-n", ns}
+	src := []string{"--repo", "file://" + repo, "--ref", "main", "--path", "overlays/prod", "-n", ns, "--skip-images"}
 
 	kubectl(t, "apply", "-n", ns, "-k", filepath.Join(repo, "overlays/prod"))
 	if r := diff(t, src...); r.code != 0 {
@@ -54,6 +54,7 @@ func TestNginxStory(t *testing.T) {
 		`  Reason: Field .spec.template.spec.containers[name="nginx"].env added in the cluster but not declared in Git: [{"name":"DEBUG","value":"1"}] (by kubectl-edit at `,
 		"Drift detected: Service 'nginx' in namespace '" + ns + "'\n  Reason: Declared in Git but absent from the cluster\n  Declared in: base/service.yaml\n",
 		"Drift detected: ConfigMap 'debug-flags' in namespace '" + ns + "'\n  Reason: Not declared in Git: created in the cluster by kubectl-create at ",
+		"  Policy Violation: Use of 'latest' tag is disallowed. (container nginx) [disallow-latest-tag, high]\n",
 	} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("text report lacks %q:\n%s", want, r.stdout)
@@ -68,7 +69,7 @@ func TestNginxStory(t *testing.T) {
 	if rep.Source.Repo != "file://"+repo || rep.Source.Ref != "refs/heads/main" || len(rep.Source.Revision) != 40 || rep.Source.Path != "overlays/prod" {
 		t.Errorf("source = %+v", rep.Source)
 	}
-	if d := cmp.Diff(map[report.FindingType]int{report.Modified: 1, report.Missing: 1, report.Extra: 1}, rep.Summary.ByType); d != "" {
+	if d := cmp.Diff(map[report.FindingType]int{report.Modified: 1, report.Missing: 1, report.Extra: 1, report.PolicyViolation: 1}, rep.Summary.ByType); d != "" {
 		t.Errorf("summary by type (-want +got):\n%s", d)
 	}
 	var image *report.Field
@@ -107,7 +108,7 @@ func TestBenignCorpusHasNoDrift(t *testing.T) {
 			ns := newNamespace(t, "benign")
 			dir := filepath.Join("testdata", "benign-corpus")
 			kubectl(t, append(mode, "-n", ns, "-f", dir)...)
-			r := diff(t, "--path", dir, "-n", ns)
+			r := diff(t, "--path", dir, "-n", ns, "--skip-images")
 			if r.code != 0 || !strings.Contains(r.stdout, "No drift: 12 objects match") {
 				t.Fatalf("exit %d, want 0 and no drift\n%s%s", r.code, r.stdout, r.stderr)
 			}
@@ -121,7 +122,7 @@ func TestSecretsAreMaskedInEveryOutput(t *testing.T) {
 	kubectl(t, "apply", "--server-side", "-n", ns, "-f", dir)
 	kubectl(t, "patch", "-n", ns, "secret/db-credentials", "-p", `{"stringData":{"password":"changed-by-hand"}}`)
 	for _, format := range []string{"text", "json"} {
-		r := diff(t, "--path", dir, "-n", ns, "-o", format, "-v")
+		r := diff(t, "--path", dir, "-n", ns, "-o", format, "-v", "--skip-images")
 		if r.code != 1 {
 			t.Fatalf("%s: exit %d, want 1\n%s%s", format, r.code, r.stdout, r.stderr)
 		}
@@ -153,7 +154,7 @@ func TestGitOverAuthenticatedHTTP(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("wrong-token-value"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	args := []string{"--repo", url, "--path", "overlays/prod", "-n", ns, "--git-username", "deploy", "--git-insecure-http"}
+	args := []string{"--repo", url, "--path", "overlays/prod", "-n", ns, "--git-username", "deploy", "--git-insecure-http", "--skip-images"}
 	if r := diff(t, append(args, "--git-password-file", good)...); r.code != 0 {
 		t.Fatalf("good token: exit %d, want 0\n%s%s", r.code, r.stdout, r.stderr)
 	}

@@ -1,0 +1,214 @@
+package reconciler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/plumbline/plumbline/images"
+	"github.com/plumbline/plumbline/policy"
+	"github.com/plumbline/plumbline/report"
+)
+
+// ImageOptions turn on image checks: approved digests from Git, the digests registries serve,
+// and the digests pods run.
+type ImageOptions struct {
+	// Resolver resolves tags to digests. Nil checks approvals only (no registry request): an
+	// image without an approved digest is still ImageUnpinned, but a rebuilt tag goes unseen.
+	Resolver *images.Resolver
+	// Keychain gives registry credentials; nil is anonymous.
+	Keychain authn.Keychain
+	// Lock holds the approved digests of the source's lock file; the zero Lock approves nothing.
+	Lock images.Lock
+}
+
+// imageUse is one container image of one desired workload.
+type imageUse struct {
+	t         *target
+	w         workload
+	container string
+	raw       string
+	ref       images.Reference
+}
+
+// useKey names one container of one object, for the policy's image facts.
+type useKey struct {
+	obj       objectKey
+	container string
+}
+
+// errOffline stands in for the registry when no resolver is given.
+var errOffline = errors.New("registry not asked")
+
+// imageChecks is the outcome of checking every image of a run.
+type imageChecks struct {
+	findings []report.Finding
+	errors   []report.Error
+	facts    map[useKey]policy.ImageFacts
+}
+
+// checkImages checks the images of every desired workload. running returns the images that
+// the pods of a workload run (nil without a cluster). An error is returned only for a state
+// that cannot be checked at all: Git approving two digests for one tag.
+func checkImages(ctx context.Context, targets []*target, running func(*target, workload) []images.RunningImage, opts ImageOptions) (*imageChecks, error) {
+	out := &imageChecks{facts: map[useKey]policy.ImageFacts{}}
+	uses := out.collect(targets)
+	refs := make([]images.Reference, len(uses))
+	for i, u := range uses {
+		refs[i] = u.ref
+	}
+	approvals, err := images.NewApprovals(opts.Lock, refs)
+	if err != nil {
+		return nil, err
+	}
+	resolved := resolveAll(ctx, refs, opts)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	layers := map[[3]string]*images.LayerDiff{}
+	reported := map[string]bool{} // images whose registry error is already in the report
+	for _, u := range uses {
+		outcome := resolved[u.ref]
+		in := images.Input{Ref: u.ref, Container: u.container, ResolveErr: outcome.Err}
+		if outcome.Err == nil {
+			in.Resolution = &outcome.Resolution
+		}
+		if a, ok := approvals.For(u.ref); ok {
+			in.Approval = &a
+			if in.Resolution != nil && a.Digest != in.Resolution.Digest && opts.Resolver != nil {
+				in.Layers = layerChanges(ctx, opts, layers, u.ref, a.Digest, in.Resolution.Digest)
+			}
+		}
+		if running != nil && u.t.live != nil && u.w.pods != nil {
+			in.Running = running(u.t, u.w)
+		}
+		results, err := images.Check(in)
+		if err != nil && !errors.Is(err, errOffline) && !reported[u.ref.String()] {
+			reported[u.ref.String()] = true
+			out.errors = append(out.errors, report.Error{Image: u.raw, Message: err.Error()})
+		}
+		for _, r := range results {
+			out.findings = append(out.findings, imageFinding(u, r))
+		}
+		out.facts[useKey{keyOf(u.t.desired.Object), u.container}] = facts(u, in)
+	}
+	return out, nil
+}
+
+// collect lists the container images of the desired workloads; what cannot be read becomes an
+// error of its object.
+func (c *imageChecks) collect(targets []*target) []imageUse {
+	var uses []imageUse
+	for _, t := range targets {
+		w, ok, err := workloadOf(t.desired.Object)
+		if err != nil {
+			c.fail(t.desired.Object, "", err)
+			continue
+		}
+		if !ok {
+			continue
+		}
+		for _, ct := range containers(w.spec) {
+			ref, err := images.ParseReference(ct.image)
+			if err != nil {
+				c.fail(t.desired.Object, ct.image, fmt.Errorf("container %s: %w", ct.name, err))
+				continue
+			}
+			uses = append(uses, imageUse{t: t, w: w, container: ct.name, raw: ct.image, ref: ref})
+		}
+	}
+	return uses
+}
+
+func (c *imageChecks) fail(obj *unstructured.Unstructured, image string, err error) {
+	ref := refOf(obj)
+	c.errors = append(c.errors, report.Error{Object: &ref, Image: image, Message: err.Error()})
+}
+
+// resolveAll resolves each distinct reference once; without a resolver every outcome is
+// errOffline.
+func resolveAll(ctx context.Context, refs []images.Reference, opts ImageOptions) map[images.Reference]images.Outcome {
+	out := map[images.Reference]images.Outcome{}
+	var reqs []images.Request
+	for _, r := range refs {
+		if _, ok := out[r]; ok {
+			continue
+		}
+		out[r] = images.Outcome{Err: errOffline}
+		reqs = append(reqs, images.Request{Ref: r, Keychain: opts.Keychain})
+	}
+	if opts.Resolver == nil {
+		return out
+	}
+	outcomes, _ := opts.Resolver.ResolveAll(ctx, reqs) // an error means ctx ended; the caller checks
+	for i, o := range outcomes {
+		out[reqs[i].Ref] = o
+	}
+	return out
+}
+
+// layerChanges counts the layers that changed between the approved and the served image, once
+// per pair; nil when the manifests cannot be compared.
+func layerChanges(ctx context.Context, opts ImageOptions, cache map[[3]string]*images.LayerDiff, ref images.Reference, approved, served string) *images.LayerDiff {
+	key := [3]string{ref.Name(), approved, served}
+	if d, ok := cache[key]; ok {
+		return d
+	}
+	var d *images.LayerDiff
+	if diff, err := opts.Resolver.LayerChanges(ctx, ref, approved, served, opts.Keychain); err == nil {
+		d = &diff
+	}
+	cache[key] = d
+	return d
+}
+
+var imageFindingTypes = map[images.Kind]report.FindingType{
+	images.TagMutated:      report.ImageTagMutated,
+	images.Unpinned:        report.ImageUnpinned,
+	images.RunningMismatch: report.RunningImageMismatch,
+}
+
+func imageFinding(u imageUse, r images.Result) report.Finding {
+	img := &report.Image{Ref: r.Ref, Approved: r.Approved, Resolved: r.Resolved}
+	for _, run := range r.Running {
+		img.Running = append(img.Running, report.RunningDigest{Digest: run.Digest, Pods: run.Pods})
+	}
+	if r.LayersKnown {
+		n := r.LayersChanged
+		img.LayersChanged = &n
+	}
+	return report.Finding{
+		Type:      imageFindingTypes[r.Kind],
+		Object:    refOf(u.t.desired.Object),
+		Message:   r.Message,
+		Source:    u.t.desired.Source,
+		Container: r.Container,
+		Image:     img,
+	}
+}
+
+// facts are what the policy may know of one container's image.
+func facts(u imageUse, in images.Input) policy.ImageFacts {
+	f := policy.ImageFacts{
+		Container: u.container, Image: u.raw,
+		Registry: u.ref.Registry, Repository: u.ref.Repository, Tag: u.ref.Tag, Digest: u.ref.Digest,
+	}
+	if in.Approval != nil {
+		f.Approved = in.Approval.Digest
+	}
+	if in.Resolution != nil && !in.Resolution.Pinned {
+		f.Resolved = in.Resolution.Digest
+	}
+	for _, r := range in.Running {
+		if r.Container != u.container {
+			continue
+		}
+		if d, ok := images.ImageIDDigest(r.ImageID); ok {
+			f.Running = append(f.Running, d)
+		}
+	}
+	return f
+}

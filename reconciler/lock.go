@@ -1,0 +1,98 @@
+package reconciler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/plumbline/plumbline/images"
+	"github.com/plumbline/plumbline/manifests"
+)
+
+// LockChange says what `images lock` did to one tag.
+type LockChange struct {
+	Ref string
+	// Old is the digest the lock approved before, "" for a new entry.
+	Old string
+	// New is the digest the lock approves now, "" for a removed (stale) entry.
+	New string
+}
+
+// LockResult is a refreshed lock and what changed.
+type LockResult struct {
+	Lock images.Lock
+	// Changes lists every tag of the new lock, in its order, then every stale one.
+	Changes []LockChange
+}
+
+// LockImages resolves every tag that the workloads of objs use and returns the lock that
+// approves what the registries serve now, keeping the approval time of unchanged entries and
+// dropping entries no longer used. Any image that cannot be read or resolved fails the whole
+// call: what cannot be seen cannot be approved.
+func LockImages(ctx context.Context, objs []manifests.Object, old images.Lock, opts ImageOptions, now time.Time) (*LockResult, error) {
+	if opts.Resolver == nil {
+		return nil, errors.New("images lock: no resolver")
+	}
+	targets := make([]*target, len(objs))
+	for i, o := range objs {
+		targets[i] = &target{desired: o}
+	}
+	ic := &imageChecks{}
+	uses := ic.collect(targets)
+	if err := joinReportErrors(ic); err != nil {
+		return nil, err
+	}
+	refs := make([]images.Reference, len(uses))
+	for i, u := range uses {
+		refs[i] = u.ref
+	}
+	if _, err := images.NewApprovals(images.Lock{}, refs); err != nil {
+		return nil, err // manifests that pin one tag to two digests
+	}
+	var resolutions []images.Resolution
+	var errs []error
+	for ref, o := range resolveAll(ctx, refs, opts) {
+		if o.Err != nil {
+			errs = append(errs, o.Err)
+			continue
+		}
+		if !ref.Pinned() {
+			resolutions = append(resolutions, o.Resolution)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	lock, stale, err := images.RefreshLock(old, resolutions, now)
+	if err != nil {
+		return nil, err
+	}
+	res := &LockResult{Lock: lock}
+	for _, e := range lock.Entries {
+		c := LockChange{Ref: e.Ref.String(), New: e.Digest}
+		if prev, ok := old.Entry(e.Ref); ok {
+			c.Old = prev.Digest
+		}
+		res.Changes = append(res.Changes, c)
+	}
+	for _, e := range stale {
+		res.Changes = append(res.Changes, LockChange{Ref: e.Ref.String(), Old: e.Digest})
+	}
+	return res, nil
+}
+
+func joinReportErrors(ic *imageChecks) error {
+	var errs []error
+	for _, e := range ic.errors {
+		name := e.Image
+		if e.Object != nil {
+			name = fmt.Sprintf("%s/%s", e.Object.Kind, e.Object.Name)
+		}
+		errs = append(errs, fmt.Errorf("%s: %s", name, e.Message))
+	}
+	return errors.Join(errs...)
+}

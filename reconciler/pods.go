@@ -1,0 +1,66 @@
+package reconciler
+
+import (
+	"context"
+	"fmt"
+
+	"golang.org/x/sync/errgroup"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/plumbline/plumbline/images"
+)
+
+var podsResource = corev1.SchemeGroupVersion.WithResource("pods")
+
+// runningImages lists, once per namespace of a live workload, the pods there, and returns a
+// function that gives the images a workload's pods run.
+func (c *Cluster) runningImages(ctx context.Context, targets []*target) (func(*target, workload) []images.RunningImage, error) {
+	namespaces := map[string][]corev1.Pod{}
+	for _, t := range targets {
+		if t.live != nil && t.m.namespaced {
+			namespaces[t.desired.Object.GetNamespace()] = nil
+		}
+	}
+	var names []string
+	for ns := range namespaces {
+		names = append(names, ns)
+	}
+	lists := make([][]corev1.Pod, len(names))
+	eg, ectx := errgroup.WithContext(ctx)
+	eg.SetLimit(16)
+	for i, ns := range names {
+		eg.Go(func() error {
+			list, err := c.dynamic.Resource(podsResource).Namespace(ns).List(ectx, metav1.ListOptions{})
+			if err != nil {
+				return fmt.Errorf("list pods in %s: %w", ns, err)
+			}
+			pods := make([]corev1.Pod, len(list.Items))
+			for j := range list.Items {
+				if err := runtime.DefaultUnstructuredConverter.FromUnstructured(list.Items[j].Object, &pods[j]); err != nil {
+					return fmt.Errorf("pod %s/%s: %w", ns, list.Items[j].GetName(), err)
+				}
+			}
+			lists[i] = pods
+			return nil
+		})
+	}
+	if err := eg.Wait(); err != nil {
+		return nil, err
+	}
+	for i, ns := range names {
+		namespaces[ns] = lists[i]
+	}
+	return func(t *target, w workload) []images.RunningImage {
+		var out []images.RunningImage
+		pods := namespaces[t.desired.Object.GetNamespace()]
+		for i := range pods {
+			if w.pods.Matches(labels.Set(pods[i].Labels)) {
+				out = append(out, images.RunningImages(&pods[i])...)
+			}
+		}
+		return out
+	}, nil
+}
