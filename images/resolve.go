@@ -48,6 +48,10 @@ func (r Resolution) IsIndex() bool { return types.MediaType(r.MediaType).IsIndex
 type Request struct {
 	Ref      Reference
 	Keychain authn.Keychain
+	// Expect is the digest the caller holds approved, "" for none. A cached resolution that
+	// differs from it is asked of the registry again before it is returned: a cache may hide a
+	// change for its TTL, but it never reports one that the registry no longer serves.
+	Expect string
 }
 
 // Outcome is the result of one Request: a Resolution, or an error (a
@@ -68,6 +72,11 @@ type Outcome struct {
 // first caller's ctx. Failures are *RegistryError values naming the
 // reference and registry host.
 func (r *Resolver) Resolve(ctx context.Context, ref Reference, kc authn.Keychain) (Resolution, error) {
+	return r.resolveExpecting(ctx, ref, kc, "")
+}
+
+// resolveExpecting is Resolve, with a cached answer other than expect (when set) checked again.
+func (r *Resolver) resolveExpecting(ctx context.Context, ref Reference, kc authn.Keychain, expect string) (Resolution, error) {
 	if ref.Pinned() {
 		return Resolution{Ref: ref, Digest: ref.Digest, Pinned: true}, nil
 	}
@@ -79,11 +88,12 @@ func (r *Resolver) Resolve(ctx context.Context, ref Reference, kc authn.Keychain
 		return Resolution{}, err
 	}
 	key := cacheKey{ref: ref.String(), identity: cred.identity}
-	if res, ok := r.cache.get(key); ok {
+	trusted := func(res Resolution) bool { return expect == "" || res.Digest == expect }
+	if res, ok := r.cache.get(key); ok && trusted(res) {
 		return res, nil
 	}
 	v, err, _ := r.flight.Do(key.ref+"\x00"+key.identity, func() (any, error) {
-		if res, ok := r.cache.get(key); ok {
+		if res, ok := r.cache.get(key); ok && trusted(res) {
 			return res, nil
 		}
 		res, err := r.resolve(ctx, ref, cred)
@@ -108,7 +118,7 @@ func (r *Resolver) ResolveAll(ctx context.Context, reqs []Request) ([]Outcome, e
 	g.SetLimit(r.concurrency)
 	for i, req := range reqs {
 		g.Go(func() error {
-			res, err := r.Resolve(ctx, req.Ref, req.Keychain)
+			res, err := r.resolveExpecting(ctx, req.Ref, req.Keychain, req.Expect)
 			out[i] = Outcome{Resolution: res, Err: err}
 			return ctx.Err()
 		})

@@ -50,6 +50,9 @@ func nodeObjects(n *yaml.Node, out []located) ([]located, error) {
 	}
 	m, _ := v.(map[string]any) // d is a mapping, so v is one
 	u := &unstructured.Unstructured{Object: m}
+	if u.GroupVersionKind().Group == configGroup {
+		return out, nil
+	}
 	switch {
 	case u.GetAPIVersion() == "":
 		return nil, &FileError{Line: line, Err: fmt.Errorf("object has no apiVersion")}
@@ -63,6 +66,11 @@ func nodeObjects(n *yaml.Node, out []located) ([]located, error) {
 	}
 	return append(out, located{obj: u, line: line}), nil
 }
+
+// configGroup is the API group of Plumbline's own files (the image lock file, policy sets,
+// ignore rules). They configure Plumbline and are never objects for the cluster, so a plain
+// folder may hold them next to its manifests.
+const configGroup = "plumbline.dev"
 
 // jsonValue converts a value decoded by go-yaml into the JSON-compatible types that
 // unstructured objects hold: map[string]any, []any, string, int64, float64, bool and nil.

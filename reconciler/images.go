@@ -64,7 +64,7 @@ func checkImages(ctx context.Context, targets []*target, running func(*target, w
 	if err != nil {
 		return nil, err
 	}
-	resolved := resolveAll(ctx, refs, opts)
+	resolved := resolveAll(ctx, refs, opts, approvals)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -129,8 +129,8 @@ func (c *imageChecks) fail(obj *unstructured.Unstructured, image string, err err
 }
 
 // resolveAll resolves each distinct reference once; without a resolver every outcome is
-// errOffline.
-func resolveAll(ctx context.Context, refs []images.Reference, opts ImageOptions) map[images.Reference]images.Outcome {
+// errOffline. A cached digest that differs from the approved one is asked again.
+func resolveAll(ctx context.Context, refs []images.Reference, opts ImageOptions, approvals images.Approvals) map[images.Reference]images.Outcome {
 	out := map[images.Reference]images.Outcome{}
 	var reqs []images.Request
 	for _, r := range refs {
@@ -138,7 +138,11 @@ func resolveAll(ctx context.Context, refs []images.Reference, opts ImageOptions)
 			continue
 		}
 		out[r] = images.Outcome{Err: errOffline}
-		reqs = append(reqs, images.Request{Ref: r, Keychain: opts.Keychain})
+		req := images.Request{Ref: r, Keychain: opts.Keychain}
+		if a, ok := approvals.For(r); ok {
+			req.Expect = a.Digest
+		}
+		reqs = append(reqs, req)
 	}
 	if opts.Resolver == nil {
 		return out

@@ -47,12 +47,13 @@ func LockImages(ctx context.Context, objs []manifests.Object, old images.Lock, o
 	for i, u := range uses {
 		refs[i] = u.ref
 	}
-	if _, err := images.NewApprovals(images.Lock{}, refs); err != nil {
+	approvals, err := images.NewApprovals(images.Lock{}, refs)
+	if err != nil {
 		return nil, err // manifests that pin one tag to two digests
 	}
 	var resolutions []images.Resolution
 	var errs []error
-	for ref, o := range resolveAll(ctx, refs, opts) {
+	for ref, o := range resolveAll(ctx, refs, opts, approvals) {
 		if o.Err != nil {
 			errs = append(errs, o.Err)
 			continue

@@ -18,13 +18,13 @@ func WriteJSON(w io.Writer, r *Report) error {
 // WriteText writes a drift report for a person: one block per drifted object, one line per
 // reason, then the errors and a one-line summary.
 func WriteText(w io.Writer, r *Report) error {
-	return writeText(w, r, func(f Finding) string { return "Drift detected: " + describeObject(f.Object) })
+	return writeText(w, r, "No drift: %d objects match %s.", func(f Finding) string { return "Drift detected: " + describeObject(f.Object) })
 }
 
 // WriteCheckText writes the report of `plumbline check`: one block per object that fails, named
 // with the file that declares it, then the errors and a summary with a count per severity.
 func WriteCheckText(w io.Writer, r *Report) error {
-	return writeText(w, r, func(f Finding) string {
+	return writeText(w, r, "Passed: the %d objects of %s pass the policy and image checks.", func(f Finding) string {
 		h := "Check failed: " + describeObject(f.Object)
 		if f.Source != "" {
 			h += " (" + f.Source + ")"
@@ -33,7 +33,7 @@ func WriteCheckText(w io.Writer, r *Report) error {
 	})
 }
 
-func writeText(w io.Writer, r *Report, header func(Finding) string) error {
+func writeText(w io.Writer, r *Report, clean string, header func(Finding) string) error {
 	var b strings.Builder
 	for i := 0; i < len(r.Findings); {
 		obj := r.Findings[i].Object
@@ -50,7 +50,7 @@ func writeText(w io.Writer, r *Report, header func(Finding) string) error {
 		}
 		b.WriteString(e.Message + "\n")
 	}
-	fmt.Fprintf(&b, "%s\n", summaryLine(r))
+	fmt.Fprintf(&b, "%s\n", summaryLine(r, clean))
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -95,9 +95,9 @@ func describeObject(o ObjectRef) string {
 	return fmt.Sprintf("%s '%s' in namespace '%s'", o.Kind, o.Name, o.Namespace)
 }
 
-func summaryLine(r *Report) string {
+func summaryLine(r *Report, clean string) string {
 	if len(r.Findings) == 0 && len(r.Errors) == 0 {
-		return fmt.Sprintf("No drift: %d objects match %s.", r.Summary.Objects, describeSource(r.Source))
+		return fmt.Sprintf(clean, r.Summary.Objects, describeSource(r.Source))
 	}
 	parts := make([]string, 0, len(r.Summary.ByType))
 	for _, t := range []FindingType{Modified, Missing, Extra, ImageTagMutated, ImageUnpinned, RunningImageMismatch, PolicyViolation} {
@@ -105,7 +105,7 @@ func summaryLine(r *Report) string {
 			parts = append(parts, fmt.Sprintf("%d %s", n, t))
 		}
 	}
-	s := fmt.Sprintf("%d findings on %d objects compared with %s", len(r.Findings), r.Summary.Objects, describeSource(r.Source))
+	s := fmt.Sprintf("%s on %s compared with %s", plural(len(r.Findings), "finding"), plural(r.Summary.Objects, "object"), describeSource(r.Source))
 	if len(parts) > 0 {
 		s += " (" + strings.Join(parts, ", ") + ")"
 	}
@@ -113,7 +113,7 @@ func summaryLine(r *Report) string {
 		s += "; policy violations: " + sev
 	}
 	if len(r.Errors) > 0 {
-		s += fmt.Sprintf("; %d errors", len(r.Errors))
+		s += "; " + plural(len(r.Errors), "error")
 	}
 	return s + "."
 }
@@ -148,4 +148,11 @@ func describeSource(s Source) string {
 		out += "@" + rev
 	}
 	return out
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

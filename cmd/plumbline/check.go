@@ -73,6 +73,9 @@ func (f *checkCmdFlags) run(cmd *cobra.Command, g *globalFlags) error {
 	if err != nil {
 		return err
 	}
+	if err := f.checks.saveDigestCache(); err != nil {
+		g.log.Warn("keep resolved image digests", "err", err)
+	}
 	write := report.WriteCheckText
 	if f.output == "json" {
 		write = report.WriteJSON

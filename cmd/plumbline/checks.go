@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path"
+	"path/filepath"
 
 	"github.com/spf13/pflag"
 
@@ -21,6 +21,9 @@ type checkFlags struct {
 	failOn     string
 	skipImages bool
 	offline    bool
+	cacheDir   string
+
+	resolver *images.Resolver
 }
 
 func (f *checkFlags) register(fs *pflag.FlagSet) {
@@ -28,6 +31,23 @@ func (f *checkFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.failOn, "fail-on", "high", "lowest policy severity that makes the exit status 1: low, medium, high or critical")
 	fs.BoolVar(&f.skipImages, "skip-images", false, "do not check images at all")
 	fs.BoolVar(&f.offline, "offline", false, "check image approvals without asking registries (a rebuilt tag goes unseen)")
+	fs.StringVar(&f.cacheDir, "cache-dir", defaultCacheDir(), "keep resolved image digests here for 5 minutes, across runs; empty keeps none")
+}
+
+func defaultCacheDir() string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(dir, "plumbline")
+}
+
+// digestCacheFile is where resolved digests are kept between runs.
+func (f *checkFlags) digestCacheFile() string {
+	if f.cacheDir == "" {
+		return ""
+	}
+	return filepath.Join(f.cacheDir, "image-digests.json")
 }
 
 // failOnSeverity parses --fail-on.
@@ -70,12 +90,50 @@ func (f *checkFlags) imageOptions(state *desiredState) (*reconciler.ImageOptions
 		if opts.Resolver, err = images.NewResolver(images.WithUserAgent("plumbline/" + version)); err != nil {
 			return nil, err
 		}
+		f.resolver = opts.Resolver
+		f.loadDigestCache()
 	}
 	return opts, nil
 }
 
-// lockPath is where the lock file of a source folder lives, relative to the repository root.
-func lockPath(dir string) string { return path.Join(dir, images.LockFileName) }
+// loadDigestCache reads the digests earlier runs resolved. A missing or unreadable cache only
+// costs registry requests.
+func (f *checkFlags) loadDigestCache() {
+	file := f.digestCacheFile()
+	if file == "" {
+		return
+	}
+	in, err := os.Open(file)
+	if err != nil {
+		return
+	}
+	defer in.Close()
+	_ = f.resolver.LoadCache(in) // a corrupt cache is replaced on save
+}
+
+// saveDigestCache keeps what this run resolved for the next runs; it is best effort.
+func (f *checkFlags) saveDigestCache() error {
+	file := f.digestCacheFile()
+	if file == "" || f.resolver == nil {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(file), ".image-digests-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := f.resolver.SaveCache(tmp); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), file)
+}
 
 // exitFor maps a report to the exit code: errors first, then findings. A policy violation
 // counts when its severity is failOn or above; every other finding counts.

@@ -117,6 +117,9 @@ func (f *diffFlags) run(cmd *cobra.Command, g *globalFlags) error {
 	if err != nil {
 		return err
 	}
+	if err := f.checks.saveDigestCache(); err != nil {
+		g.log.Warn("keep resolved image digests", "err", err)
+	}
 	if err := writeReport(cmd.OutOrStdout(), f.output, r); err != nil {
 		return err
 	}

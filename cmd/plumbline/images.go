@@ -81,7 +81,7 @@ func (f *lockFlags) run(ctx context.Context, out io.Writer) error {
 	if err := os.WriteFile(file, data, 0o644); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "Wrote %s: %d images approved.\n", file, len(res.Lock.Entries))
+	fmt.Fprintf(out, "Wrote %s: %s approved.\n", file, plural(len(res.Lock.Entries), "image"))
 	for _, c := range res.Changes {
 		switch {
 		case c.Old == "":
@@ -95,4 +95,11 @@ func (f *lockFlags) run(ctx context.Context, out io.Writer) error {
 		}
 	}
 	return nil
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return fmt.Sprintf("1 %s", noun)
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

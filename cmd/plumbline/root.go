@@ -70,6 +70,7 @@ changed it and when.`,
 		newDiffCommand(g),
 		newCheckCommand(g),
 		newImagesCommand(g),
+		newDemoCommand(g),
 		newVersionCommand(),
 	)
 	return root

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+func newDemoCommand(g *globalFlags) *cobra.Command {
+	var keep bool
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Tell Plumbline's stories end to end against the cluster of your kubeconfig",
+		Long: `demo starts a local registry and a local Git repository, applies an nginx Deployment to a new
+namespace of the cluster in your kubeconfig, and tells the stories: an out-of-band kubectl edit
+(who changed what, and the policy it breaks), an image rebuilt under the same tag, pods running a
+digest nobody approved, objects added and removed behind Git's back, and a pull request that
+'plumbline check' fails. 'make demo' runs it on a local control plane that it starts and stops.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			d, err := newDemo(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), g)
+			if err != nil {
+				return err
+			}
+			defer d.close(keep)
+			return d.run(cmd.Context())
+		},
+	}
+	cmd.Flags().BoolVar(&keep, "keep", false, "keep the Git repository on disk and print where it is")
+	return cmd
+}
+
+// demo is one run of the stories.
+type demo struct {
+	out, errOut io.Writer
+	g           *globalFlags
+	dir         string // work folder: the Git repository and the PR copy
+	repo        string
+	registry    *demoRegistry
+	namespace   string
+	kube        *demoKube
+	failures    []string
+}
+
+func (d *demo) close(keep bool) {
+	d.registry.close()
+	if keep {
+		fmt.Fprintf(d.out, "\nThe demo repository stays at %s\n", d.repo)
+		return
+	}
+	os.RemoveAll(d.dir)
+}
+
+// section prints a story's title.
+func (d *demo) section(title string) {
+	fmt.Fprintf(d.out, "\n=== %s ===\n\n", title)
+}
+
+func (d *demo) say(format string, args ...any) {
+	fmt.Fprintf(d.out, format+"\n", args...)
+}
+
+// plumbline runs a plumbline command in this process, shows it and its output, and records a
+// failure when its exit status is not the one the story expects.
+func (d *demo) plumbline(ctx context.Context, wantExit int, args ...string) string {
+	fmt.Fprintf(d.out, "$ plumbline %s\n", strings.Join(args, " "))
+	var out bytes.Buffer
+	code := execute(ctx, args, io.MultiWriter(d.out, &out), d.errOut)
+	fmt.Fprintf(d.out, "(exit status %d)\n", code)
+	if code != wantExit {
+		d.failures = append(d.failures, fmt.Sprintf("plumbline %s: exit status %d, want %d", strings.Join(args, " "), code, wantExit))
+	}
+	return out.String()
+}
+
+// expect records a failure when the output of a step lacks what the story must show.
+func (d *demo) expect(output, want string) {
+	if !strings.Contains(output, want) {
+		d.failures = append(d.failures, fmt.Sprintf("the report does not say %q", want))
+	}
+}
+
+// kubectl runs the real kubectl, as a person would; the demo needs it on PATH.
+func (d *demo) kubectl(ctx context.Context, args ...string) error {
+	fmt.Fprintf(d.out, "$ kubectl %s\n", strings.Join(args, " "))
+	cmd := exec.CommandContext(ctx, "kubectl", args...)
+	cmd.Stdout, cmd.Stderr = d.out, d.errOut
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("kubectl %s: %w", strings.Join(args, " "), err)
+	}
+	return nil
+}
+
+func (d *demo) path(rel string) string { return filepath.Join(d.repo, filepath.FromSlash(rel)) }

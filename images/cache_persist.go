@@ -1,0 +1,68 @@
+package images
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"time"
+)
+
+// savedCache is the serialised form of a Resolver's tag resolutions, so that short-lived
+// processes (one `plumbline diff` after another) share them within the TTL. It holds
+// references, digests and expiry times, and per entry the same truncated hash of the
+// credentials that keys the in-memory cache: never a credential.
+type savedCache struct {
+	Version int          `json:"version"`
+	Entries []savedEntry `json:"entries"`
+}
+
+type savedEntry struct {
+	Ref        string     `json:"ref"`
+	Identity   string     `json:"identity"`
+	Resolution Resolution `json:"resolution"`
+	Expires    time.Time  `json:"expires"`
+}
+
+const savedCacheVersion = 1
+
+// SaveCache writes the resolutions that have not expired to w, as JSON.
+func (r *Resolver) SaveCache(w io.Writer) error {
+	c := r.cache
+	c.mu.Lock()
+	out := savedCache{Version: savedCacheVersion}
+	now := c.now()
+	for k, e := range c.entries {
+		if now.Before(e.expires) {
+			out.Entries = append(out.Entries, savedEntry{Ref: k.ref, Identity: k.identity, Resolution: e.res, Expires: e.expires})
+		}
+	}
+	c.mu.Unlock()
+	return json.NewEncoder(w).Encode(out)
+}
+
+// LoadCache adds the resolutions that SaveCache wrote and that have not expired. An entry
+// never lives longer than this Resolver's TTL from now, whatever the file says. A file of
+// another version is ignored; one that does not parse is an error.
+func (r *Resolver) LoadCache(rd io.Reader) error {
+	var in savedCache
+	if err := json.NewDecoder(rd).Decode(&in); err != nil {
+		return fmt.Errorf("image digest cache: %w", err)
+	}
+	if in.Version != savedCacheVersion || r.cache.ttl <= 0 {
+		return nil
+	}
+	c := r.cache
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.now()
+	for _, e := range in.Entries {
+		if !now.Before(e.Expires) || ValidateDigest(e.Resolution.Digest) != nil {
+			continue
+		}
+		if limit := now.Add(c.ttl); e.Expires.After(limit) {
+			e.Expires = limit
+		}
+		c.entries[cacheKey{ref: e.Ref, identity: e.Identity}] = cacheEntry{res: e.Resolution, expires: e.Expires}
+	}
+	return nil
+}
