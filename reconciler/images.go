@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/google/go-containerregistry/pkg/authn"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/plumbline/plumbline/images"
@@ -23,6 +24,9 @@ type ImageOptions struct {
 	Keychain authn.Keychain
 	// Lock holds the approved digests of the source's lock file; the zero Lock approves nothing.
 	Lock images.Lock
+	// PullSecrets, when set, returns the keychain of a workload, as the kubelet would pull its
+	// images: its imagePullSecrets, then its ServiceAccount's. It is tried before Keychain.
+	PullSecrets func(ctx context.Context, namespace string, spec *corev1.PodSpec) (authn.Keychain, error)
 }
 
 // imageUse is one container image of one desired workload.
@@ -32,6 +36,16 @@ type imageUse struct {
 	container string
 	raw       string
 	ref       images.Reference
+	// creds names the credentials the image is pulled with: "" for the caller's keychain, else
+	// the workload's namespace, ServiceAccount and pull secrets.
+	creds string
+	kc    authn.Keychain
+}
+
+// resolveKey is one resolution: a reference with one set of credentials.
+type resolveKey struct {
+	ref   images.Reference
+	creds string
 }
 
 // useKey names one container of one object, for the policy's image facts.
@@ -56,6 +70,9 @@ type imageChecks struct {
 func checkImages(ctx context.Context, targets []*target, running func(*target, workload) []images.RunningImage, opts ImageOptions) (*imageChecks, error) {
 	out := &imageChecks{facts: map[useKey]policy.ImageFacts{}}
 	uses := out.collect(targets)
+	if err := out.keychains(ctx, uses, opts); err != nil {
+		return nil, err
+	}
 	refs := make([]images.Reference, len(uses))
 	for i, u := range uses {
 		refs[i] = u.ref
@@ -64,14 +81,14 @@ func checkImages(ctx context.Context, targets []*target, running func(*target, w
 	if err != nil {
 		return nil, err
 	}
-	resolved := resolveAll(ctx, refs, opts, approvals)
+	resolved := resolveAll(ctx, uses, opts, approvals)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	layers := map[[3]string]*images.LayerDiff{}
 	reported := map[string]bool{} // images whose registry error is already in the report
 	for _, u := range uses {
-		outcome := resolved[u.ref]
+		outcome := resolved[resolveKey{u.ref, u.creds}]
 		in := images.Input{Ref: u.ref, Container: u.container, ResolveErr: outcome.Err}
 		if outcome.Err == nil {
 			in.Resolution = &outcome.Resolution
@@ -79,7 +96,7 @@ func checkImages(ctx context.Context, targets []*target, running func(*target, w
 		if a, ok := approvals.For(u.ref); ok {
 			in.Approval = &a
 			if in.Resolution != nil && a.Digest != in.Resolution.Digest && opts.Resolver != nil {
-				in.Layers = layerChanges(ctx, opts, layers, u.ref, a.Digest, in.Resolution.Digest)
+				in.Layers = layerChanges(ctx, opts, layers, u, a.Digest, in.Resolution.Digest)
 			}
 		}
 		if running != nil && u.t.live != nil && u.w.pods != nil {
@@ -128,41 +145,84 @@ func (c *imageChecks) fail(obj *unstructured.Unstructured, image string, err err
 	c.errors = append(c.errors, report.Error{Object: &ref, Image: image, Message: err.Error()})
 }
 
-// resolveAll resolves each distinct reference once; without a resolver every outcome is
-// errOffline. A cached digest that differs from the approved one is asked again.
-func resolveAll(ctx context.Context, refs []images.Reference, opts ImageOptions, approvals images.Approvals) map[images.Reference]images.Outcome {
-	out := map[images.Reference]images.Outcome{}
+// resolveAll resolves each distinct reference once per set of credentials; without a resolver
+// every outcome is errOffline. A cached digest that differs from the approved one is asked again.
+func resolveAll(ctx context.Context, uses []imageUse, opts ImageOptions, approvals images.Approvals) map[resolveKey]images.Outcome {
+	out := map[resolveKey]images.Outcome{}
+	var keys []resolveKey
 	var reqs []images.Request
-	for _, r := range refs {
-		if _, ok := out[r]; ok {
+	for _, u := range uses {
+		k := resolveKey{u.ref, u.creds}
+		if _, ok := out[k]; ok {
 			continue
 		}
-		out[r] = images.Outcome{Err: errOffline}
-		req := images.Request{Ref: r, Keychain: opts.Keychain}
-		if a, ok := approvals.For(r); ok {
+		out[k] = images.Outcome{Err: errOffline}
+		req := images.Request{Ref: u.ref, Keychain: u.kc}
+		if a, ok := approvals.For(u.ref); ok {
 			req.Expect = a.Digest
 		}
-		reqs = append(reqs, req)
+		keys, reqs = append(keys, k), append(reqs, req)
 	}
 	if opts.Resolver == nil {
 		return out
 	}
 	outcomes, _ := opts.Resolver.ResolveAll(ctx, reqs) // an error means ctx ended; the caller checks
 	for i, o := range outcomes {
-		out[reqs[i].Ref] = o
+		out[keys[i]] = o
 	}
 	return out
 }
 
+// keychains gives each use the credentials it is pulled with. A workload whose pull secrets
+// cannot be read gets an error and keeps the caller's keychain.
+func (c *imageChecks) keychains(ctx context.Context, uses []imageUse, opts ImageOptions) error {
+	byWorkload := map[string]authn.Keychain{}
+	for i := range uses {
+		u := &uses[i]
+		u.kc = opts.Keychain
+		if opts.PullSecrets == nil {
+			continue
+		}
+		ns := u.t.desired.Object.GetNamespace()
+		u.creds = credentialsName(ns, u.w.spec)
+		kc, ok := byWorkload[u.creds]
+		if !ok {
+			var err error
+			if kc, err = opts.PullSecrets(ctx, ns, u.w.spec); err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				c.fail(u.t.desired.Object, u.raw, err)
+			}
+			byWorkload[u.creds] = kc
+		}
+		if kc != nil && opts.Keychain != nil {
+			u.kc = authn.NewMultiKeychain(kc, opts.Keychain)
+		} else if kc != nil {
+			u.kc = kc
+		}
+	}
+	return nil
+}
+
+// credentialsName names the pull credentials of a pod spec in a namespace.
+func credentialsName(namespace string, spec *corev1.PodSpec) string {
+	name := namespace + "/" + spec.ServiceAccountName
+	for _, s := range spec.ImagePullSecrets {
+		name += "," + s.Name
+	}
+	return name
+}
+
 // layerChanges counts the layers that changed between the approved and the served image, once
 // per pair; nil when the manifests cannot be compared.
-func layerChanges(ctx context.Context, opts ImageOptions, cache map[[3]string]*images.LayerDiff, ref images.Reference, approved, served string) *images.LayerDiff {
-	key := [3]string{ref.Name(), approved, served}
+func layerChanges(ctx context.Context, opts ImageOptions, cache map[[3]string]*images.LayerDiff, u imageUse, approved, served string) *images.LayerDiff {
+	key := [3]string{u.ref.Name(), approved, served}
 	if d, ok := cache[key]; ok {
 		return d
 	}
 	var d *images.LayerDiff
-	if diff, err := opts.Resolver.LayerChanges(ctx, ref, approved, served, opts.Keychain); err == nil {
+	if diff, err := opts.Resolver.LayerChanges(ctx, u.ref, approved, served, u.kc); err == nil {
 		d = &diff
 	}
 	cache[key] = d

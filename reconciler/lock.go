@@ -53,12 +53,15 @@ func LockImages(ctx context.Context, objs []manifests.Object, old images.Lock, o
 	}
 	var resolutions []images.Resolution
 	var errs []error
-	for ref, o := range resolveAll(ctx, refs, opts, approvals) {
+	for i := range uses {
+		uses[i].kc = opts.Keychain
+	}
+	for k, o := range resolveAll(ctx, uses, opts, approvals) {
 		if o.Err != nil {
 			errs = append(errs, o.Err)
 			continue
 		}
-		if !ref.Pinned() {
+		if !k.ref.Pinned() {
 			resolutions = append(resolutions, o.Resolution)
 		}
 	}

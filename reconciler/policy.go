@@ -3,6 +3,7 @@ package reconciler
 import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/plumbline/plumbline/diff"
 	"github.com/plumbline/plumbline/policy"
 	"github.com/plumbline/plumbline/report"
 )
@@ -64,10 +65,15 @@ func violationFindings(t *target, vs []policy.Violation, where string, skip map[
 		if skip[keyOfViolation(v)] {
 			continue
 		}
+		// A CEL message may quote any field; Secret values never leave the process.
+		msg := diff.ScrubSecretValues(t.desired.Object, v.Message)
+		if t.live != nil {
+			msg = diff.ScrubSecretValues(t.live, msg)
+		}
 		f := report.Finding{
 			Type:      report.PolicyViolation,
 			Object:    refOf(t.desired.Object),
-			Message:   v.Message,
+			Message:   msg,
 			Source:    t.desired.Source,
 			Rule:      string(v.Rule),
 			Severity:  string(v.Severity),

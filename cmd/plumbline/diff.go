@@ -8,10 +8,14 @@ import (
 	"os"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/yaml"
 
 	"github.com/plumbline/plumbline/diff"
+	"github.com/plumbline/plumbline/images"
 	"github.com/plumbline/plumbline/reconciler"
 	"github.com/plumbline/plumbline/report"
 )
@@ -24,6 +28,7 @@ type diffFlags struct {
 	sourceName  string
 	ignoreFile  string
 	interactive []string
+	pullSecrets bool
 	timeout     time.Duration
 }
 
@@ -51,6 +56,7 @@ Exit status: 0 no drift, 1 drift, 2 error (as kubectl diff).`,
 	cmd.Flags().StringVar(&f.sourceName, "source-name", "", "value of the plumbline.dev/source label that marks this source's objects (default: derived from the repository URL and path)")
 	cmd.Flags().StringVar(&f.ignoreFile, "ignore-file", "", "YAML file of ignore rules (kind IgnoreRules)")
 	cmd.Flags().StringSliceVar(&f.interactive, "interactive-managers", diff.DefaultOptions().InteractiveManagers, "field managers (globs) that are people: what they add where Git is silent is drift")
+	cmd.Flags().BoolVar(&f.pullSecrets, "pull-secrets", false, "resolve each workload's images with its imagePullSecrets and its ServiceAccount's, as the kubelet pulls them (needs get on secrets and serviceaccounts), then the Docker config")
 	cmd.Flags().DurationVar(&f.timeout, "timeout", 5*time.Minute, "give up after this long")
 	return cmd
 }
@@ -107,6 +113,15 @@ func (f *diffFlags) run(cmd *cobra.Command, g *globalFlags) error {
 	g.log.Debug("rendered", "objects", len(state.objects), "root", state.root, "path", state.dir)
 	if opts.Images, err = f.checks.imageOptions(state); err != nil {
 		return err
+	}
+	if opts.Images != nil && f.pullSecrets {
+		cs, err := kubernetes.NewForConfig(cfg)
+		if err != nil {
+			return err
+		}
+		opts.Images.PullSecrets = func(ctx context.Context, namespace string, spec *corev1.PodSpec) (authn.Keychain, error) {
+			return images.WorkloadKeychain(ctx, cs, namespace, spec)
+		}
 	}
 	opts.Source, opts.DefaultNamespace = state.source, ns
 	opts.SourceName = f.sourceName
