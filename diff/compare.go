@@ -101,7 +101,9 @@ func (d *Differ) Compare(ctx context.Context, desired, live *unstructured.Unstru
 	res.Fields = append(changed, added...)
 	if isSecret(des) {
 		for i := range res.Fields {
-			res.Fields[i] = mask(res.Fields[i])
+			if secretValue(res.Fields[i].Path) {
+				res.Fields[i] = mask(res.Fields[i])
+			}
 		}
 	}
 	slices.SortFunc(res.Fields, func(a, b Field) int { return strings.Compare(a.Path, b.Path) })
@@ -123,7 +125,7 @@ type comparison struct {
 func (c *comparison) declaredDrift(ctx context.Context, local *typed.Comparison, lt *typed.TypedValue, res *Result) ([]Field, error) {
 	suspects := false
 	local.Modified.Union(local.Removed).Iterate(func(p fieldpath.Path) {
-		if suspects || matchesPattern(c.ignored, p.String()) {
+		if suspects || matchesPattern(c.ignored, p) {
 			return
 		}
 		dv, _ := valueAt(c.desired.Object, p)
@@ -155,11 +157,10 @@ func (c *comparison) declaredDrift(ctx context.Context, local *typed.Comparison,
 	}
 	var fields []Field
 	for _, p := range topmost(confirmed.Modified.Union(confirmed.Removed)) {
-		ps := p.String()
-		if matchesPattern(c.ignored, ps) {
+		if matchesPattern(c.ignored, p) {
 			continue
 		}
-		f := Field{Path: ps}
+		f := Field{Path: p.String()}
 		var ok bool
 		if f.Desired, ok = valueAt(c.desired.Object, p); !ok {
 			f.Desired, _ = valueAt(app.Object, p)
@@ -182,7 +183,7 @@ func (c *comparison) interactiveAdditions(ctx context.Context, added *fieldpath.
 	}
 	candidates := fieldpath.NewSet()
 	added.Iterate(func(p fieldpath.Path) {
-		if !userField(p) || matchesPattern(c.ignored, p.String()) {
+		if !userField(p) || matchesPattern(c.ignored, p) {
 			return
 		}
 		if w := lastWriter(c.owners, p); w != nil && interactive(c.opts.InteractiveManagers, w.manager) {

@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 )
 
 // Masks that stand in for Secret values. They say that a value is there, and whether it differs
@@ -15,9 +14,15 @@ const (
 	MaskedDiffers = "[masked: differs from Git]"
 )
 
-// secretValuePath reports whether p holds Secret data: .data, .stringData or anything below.
-func secretValuePath(p fieldpath.Path) bool {
-	return len(p) > 0 && p[0].FieldName != nil && (*p[0].FieldName == "data" || *p[0].FieldName == "stringData")
+// secretValue reports whether a printed path holds Secret data: .data, .stringData or anything
+// below.
+func secretValue(path string) bool {
+	for _, top := range []string{".data", ".stringData"} {
+		if path == top || strings.HasPrefix(path, top+".") || strings.HasPrefix(path, top+"[") {
+			return true
+		}
+	}
+	return false
 }
 
 // mask replaces the values of a drifted Secret field.

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"math/big"
 	"reflect"
+	"strconv"
 
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -55,10 +56,59 @@ func prepare(obj *unstructured.Unstructured) *unstructured.Unstructured {
 		}
 		out.Object["metadata"] = copied
 	}
+	// kubectl rollout restart writes restartedAt into the pod template.
+	for _, path := range podTemplateAnnotations {
+		if stripped, changed := withoutToolAnnotations(out.Object, path); changed {
+			out.Object = stripped
+		}
+	}
 	if isSecret(out) {
 		foldStringData(out.Object)
 	}
 	return out
+}
+
+// podTemplateAnnotations are where workloads keep their pods' annotations.
+var podTemplateAnnotations = [][]string{
+	{"spec", "template", "metadata", "annotations"},
+	{"spec", "jobTemplate", "spec", "template", "metadata", "annotations"},
+}
+
+// withoutToolAnnotations returns m with the tool annotations removed from the annotations map at
+// path, and an annotations map left empty removed. It copies every map it changes and reports
+// whether it changed anything; m itself is never modified.
+func withoutToolAnnotations(m map[string]any, path []string) (map[string]any, bool) {
+	child, ok := m[path[0]].(map[string]any)
+	if !ok {
+		return m, false
+	}
+	var replaced map[string]any
+	if len(path) == 1 {
+		replaced = make(map[string]any, len(child))
+		for k, v := range child {
+			if !toolAnnotations[k] {
+				replaced[k] = v
+			}
+		}
+		if len(replaced) == len(child) {
+			return m, false
+		}
+	} else {
+		var changed bool
+		if replaced, changed = withoutToolAnnotations(child, path[1:]); !changed {
+			return m, false
+		}
+	}
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	if len(replaced) == 0 && len(path) == 1 {
+		delete(out, path[0])
+	} else {
+		out[path[0]] = replaced
+	}
+	return out, true
 }
 
 func isSecret(obj *unstructured.Unstructured) bool {
@@ -122,13 +172,18 @@ func inResourceList(p fieldpath.Path) bool {
 }
 
 func quantity(v any) (resource.Quantity, bool) {
-	s, ok := v.(string)
-	if !ok {
-		r, isNum := number(v)
-		if !isNum {
-			return resource.Quantity{}, false
-		}
-		s = r.FloatString(3)
+	var s string
+	switch x := v.(type) {
+	case string:
+		s = x
+	case int64:
+		s = strconv.FormatInt(x, 10)
+	case int:
+		s = strconv.Itoa(x)
+	case float64:
+		s = strconv.FormatFloat(x, 'f', -1, 64) // exact: 0.0005 stays 500u
+	default:
+		return resource.Quantity{}, false
 	}
 	q, err := resource.ParseQuantity(s)
 	return q, err == nil

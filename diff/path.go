@@ -50,33 +50,36 @@ func splitPath(p string) ([]string, error) {
 	return out, nil
 }
 
-// matchesPattern reports whether path p lies at or below one of the patterns. "[*]" in a pattern
-// matches any list element.
-func matchesPattern(patterns []string, p string) bool {
-	if len(patterns) == 0 {
-		return false
-	}
-	elems, err := splitPath(p)
-	if err != nil {
-		return false
-	}
+// matchesPattern reports whether path p lies at or below one of the patterns. A pattern is
+// matched element by element as structured-merge-diff prints them, so a field name with dots
+// in it (a label key such as app.kubernetes.io/name) is one element; "[*]" in a pattern matches
+// any list element.
+func matchesPattern(patterns []string, p fieldpath.Path) bool {
 	for _, pat := range patterns {
-		pe, err := splitPath(pat)
-		if err != nil || len(pe) > len(elems) {
-			continue
-		}
-		ok := true
-		for i := range pe {
-			if pe[i] != elems[i] && !(pe[i] == "[*]" && strings.HasPrefix(elems[i], "[")) {
-				ok = false
-				break
-			}
-		}
-		if ok {
+		if matchesOne(pat, p) {
 			return true
 		}
 	}
 	return false
+}
+
+func matchesOne(pattern string, p fieldpath.Path) bool {
+	rest := pattern
+	for _, pe := range p {
+		if rest == "" {
+			return true
+		}
+		s := pe.String()
+		switch {
+		case strings.HasPrefix(rest, "[*]") && strings.HasPrefix(s, "["):
+			rest = rest[len("[*]"):]
+		case strings.HasPrefix(rest, s):
+			rest = rest[len(s):]
+		default:
+			return false
+		}
+	}
+	return rest == ""
 }
 
 // valueAt returns the value at path p of an unstructured object, and whether it is there.
@@ -121,18 +124,21 @@ func valueAt(obj any, p fieldpath.Path) (any, bool) {
 	return cur, true
 }
 
-// findByKey finds the element of an associative list whose key fields equal key. A key field the
-// element does not set (one the server defaults, like a port's protocol) does not rule it out.
+// findByKey finds the element of an associative list whose key fields equal key. An element
+// that sets every key field wins; failing that, an element that omits some (one the server
+// defaults, like a port's protocol) and matches the rest.
 func findByKey(l []any, key value.FieldList) (any, bool) {
+	var partial any
 	for _, item := range l {
 		m, ok := item.(map[string]any)
 		if !ok {
 			continue
 		}
-		match := true
+		match, complete := true, true
 		for _, f := range key {
 			v, ok := m[f.Name]
 			if !ok {
+				complete = false
 				continue
 			}
 			if !value.Equals(value.NewValueInterface(v), f.Value) {
@@ -140,11 +146,14 @@ func findByKey(l []any, key value.FieldList) (any, bool) {
 				break
 			}
 		}
-		if match {
+		switch {
+		case match && complete:
 			return item, true
+		case match && partial == nil:
+			partial = item
 		}
 	}
-	return nil, false
+	return partial, partial != nil
 }
 
 func findByValue(l []any, want value.Value) (any, bool) {

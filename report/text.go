@@ -18,13 +18,25 @@ func WriteJSON(w io.Writer, r *Report) error {
 // WriteText writes a drift report for a person: one block per drifted object, one line per
 // reason, then the errors and a one-line summary.
 func WriteText(w io.Writer, r *Report) error {
-	return writeText(w, r, "No drift: %d objects match %s.", func(f Finding) string { return "Drift detected: " + describeObject(f.Object) })
+	clean := func(n int, src string) string {
+		if n == 1 {
+			return "No drift: 1 object matches " + src + "."
+		}
+		return fmt.Sprintf("No drift: %d objects match %s.", n, src)
+	}
+	return writeText(w, r, clean, func(f Finding) string { return "Drift detected: " + describeObject(f.Object) })
 }
 
 // WriteCheckText writes the report of `plumbline check`: one block per object that fails, named
 // with the file that declares it, then the errors and a summary with a count per severity.
 func WriteCheckText(w io.Writer, r *Report) error {
-	return writeText(w, r, "Passed: the %d objects of %s pass the policy and image checks.", func(f Finding) string {
+	clean := func(n int, src string) string {
+		if n == 1 {
+			return "Passed: the 1 object of " + src + " passes the policy and image checks."
+		}
+		return fmt.Sprintf("Passed: the %d objects of %s pass the policy and image checks.", n, src)
+	}
+	return writeText(w, r, clean, func(f Finding) string {
 		h := "Check failed: " + describeObject(f.Object)
 		if f.Source != "" {
 			h += " (" + f.Source + ")"
@@ -33,7 +45,7 @@ func WriteCheckText(w io.Writer, r *Report) error {
 	})
 }
 
-func writeText(w io.Writer, r *Report, clean string, header func(Finding) string) error {
+func writeText(w io.Writer, r *Report, clean func(objects int, source string) string, header func(Finding) string) error {
 	var b strings.Builder
 	for i := 0; i < len(r.Findings); {
 		obj := r.Findings[i].Object
@@ -95,9 +107,9 @@ func describeObject(o ObjectRef) string {
 	return fmt.Sprintf("%s '%s' in namespace '%s'", o.Kind, o.Name, o.Namespace)
 }
 
-func summaryLine(r *Report, clean string) string {
+func summaryLine(r *Report, clean func(int, string) string) string {
 	if len(r.Findings) == 0 && len(r.Errors) == 0 {
-		return fmt.Sprintf(clean, r.Summary.Objects, describeSource(r.Source))
+		return clean(r.Summary.Objects, describeSource(r.Source))
 	}
 	parts := make([]string, 0, len(r.Summary.ByType))
 	for _, t := range []FindingType{Modified, Missing, Extra, ImageTagMutated, ImageUnpinned, RunningImageMismatch, PolicyViolation} {
