@@ -3,6 +3,7 @@ package reconciler
 import (
 	"context"
 
+	"github.com/plumbline/plumbline/diff"
 	"github.com/plumbline/plumbline/manifests"
 	"github.com/plumbline/plumbline/policy"
 	"github.com/plumbline/plumbline/report"
@@ -27,26 +28,37 @@ func Check(ctx context.Context, objs []manifests.Object, opts CheckOptions) (*re
 	for i, o := range objs {
 		targets[i] = &target{desired: o}
 	}
+	if err := checkImagesAndPolicy(ctx, r, targets, nil, opts.Images, opts.Policy, true); err != nil {
+		return nil, err
+	}
+	r.Finalize(len(objs))
+	return r, nil
+}
+
+// checkImagesAndPolicy adds to r what the image checks and the policy find on the targets.
+// running gives the images that live workloads' pods run (nil without a cluster); desired
+// reports the violations of what Git declares (check), not only the drift into one (diff).
+func checkImagesAndPolicy(ctx context.Context, r *report.Report, targets []*target, running runningFunc, imgs *ImageOptions, engine *policy.Engine, desired bool) error {
 	facts := map[useKey]policy.ImageFacts{}
-	if opts.Images != nil {
-		ic, err := checkImages(ctx, targets, nil, *opts.Images)
+	if imgs != nil {
+		ic, err := checkImages(ctx, targets, running, *imgs)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		r.Findings = append(r.Findings, ic.findings...)
 		r.Errors = append(r.Errors, ic.errors...)
 		facts = ic.facts
 	}
-	if opts.Policy != nil {
-		for _, t := range targets {
-			fs, err := policyFindings(opts.Policy, t, facts, true)
-			r.Findings = append(r.Findings, fs...)
-			if err != nil {
-				ref := refOf(t.desired.Object)
-				r.Errors = append(r.Errors, report.Error{Object: &ref, Message: err.Error()})
-			}
+	if engine == nil {
+		return nil
+	}
+	for _, t := range targets {
+		fs, err := policyFindings(engine, t, facts, desired)
+		r.Findings = append(r.Findings, fs...)
+		if err != nil {
+			ref := refOf(t.desired.Object)
+			r.Errors = append(r.Errors, report.Error{Object: &ref, Message: diff.ScrubSecretValues(t.desired.Object, err.Error())})
 		}
 	}
-	r.Finalize(len(objs))
-	return r, nil
+	return nil
 }

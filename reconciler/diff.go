@@ -82,28 +82,14 @@ func (c *Cluster) Diff(ctx context.Context, objs []manifests.Object, opts DiffOp
 	if err := run.extras(ctx, targets, lists); err != nil {
 		return nil, err
 	}
-	facts := map[useKey]policy.ImageFacts{}
+	var running runningFunc
 	if opts.Images != nil {
-		running, err := run.c.runningImages(ctx, targets)
-		if err != nil {
+		if running, err = run.c.runningImages(ctx, targets); err != nil {
 			return nil, err
 		}
-		ic, err := checkImages(ctx, targets, running, *opts.Images)
-		if err != nil {
-			return nil, err
-		}
-		r.Findings = append(r.Findings, ic.findings...)
-		r.Errors = append(r.Errors, ic.errors...)
-		facts = ic.facts
 	}
-	if opts.Policy != nil {
-		for _, t := range targets {
-			fs, err := policyFindings(opts.Policy, t, facts, false)
-			r.Findings = append(r.Findings, fs...)
-			if err != nil {
-				run.fail(t.desired.Object, err)
-			}
-		}
+	if err := checkImagesAndPolicy(ctx, r, targets, running, opts.Images, opts.Policy, false); err != nil {
+		return nil, err
 	}
 	r.Finalize(len(objs))
 	return r, nil

@@ -48,6 +48,9 @@ type resolveKey struct {
 	creds string
 }
 
+// runningFunc returns the images that the pods of a live workload run.
+type runningFunc func(*target, workload) []images.RunningImage
+
 // useKey names one container of one object, for the policy's image facts.
 type useKey struct {
 	obj       objectKey
@@ -67,7 +70,7 @@ type imageChecks struct {
 // checkImages checks the images of every desired workload. running returns the images that
 // the pods of a workload run (nil without a cluster). An error is returned only for a state
 // that cannot be checked at all: Git approving two digests for one tag.
-func checkImages(ctx context.Context, targets []*target, running func(*target, workload) []images.RunningImage, opts ImageOptions) (*imageChecks, error) {
+func checkImages(ctx context.Context, targets []*target, running runningFunc, opts ImageOptions) (*imageChecks, error) {
 	out := &imageChecks{facts: map[useKey]policy.ImageFacts{}}
 	uses := out.collect(targets)
 	if err := out.keychains(ctx, uses, opts); err != nil {

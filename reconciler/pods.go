@@ -17,7 +17,7 @@ var podsResource = corev1.SchemeGroupVersion.WithResource("pods")
 
 // runningImages lists, once per namespace of a live workload, the pods there, and returns a
 // function that gives the images a workload's pods run.
-func (c *Cluster) runningImages(ctx context.Context, targets []*target) (func(*target, workload) []images.RunningImage, error) {
+func (c *Cluster) runningImages(ctx context.Context, targets []*target) (runningFunc, error) {
 	namespaces := map[string][]corev1.Pod{}
 	for _, t := range targets {
 		if t.live != nil && t.m.namespaced {

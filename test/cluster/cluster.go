@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -126,4 +127,21 @@ func (c *Cluster) NewNamespace(ctx context.Context, prefix string) (string, erro
 		return "", fmt.Errorf("create namespace %s: %w", name, err)
 	}
 	return name, nil
+}
+
+// RunTests starts a control plane for a test binary's TestMain, sets *env to it, runs the tests
+// and stops it. It returns the exit code for os.Exit.
+func RunTests(m *testing.M, env **Cluster) int {
+	c, err := Start()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer func() {
+		if err := c.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+		}
+	}()
+	*env = c
+	return m.Run()
 }

@@ -40,17 +40,7 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "build plumbline:", err)
 		return 1
 	}
-	env, err = cluster.Start()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer func() {
-		if err := env.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-		}
-	}()
-	return m.Run()
+	return cluster.RunTests(m, &env)
 }
 
 // result is what a user sees of one command.
