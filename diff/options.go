@@ -3,6 +3,7 @@ package diff
 import (
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -73,7 +74,7 @@ func (r *IgnoreRule) Validate() error {
 }
 
 func (r *IgnoreRule) selects(obj *unstructured.Unstructured) bool {
-	if len(r.Kinds) > 0 && !contains(r.Kinds, obj.GetKind()) {
+	if len(r.Kinds) > 0 && !slices.Contains(r.Kinds, obj.GetKind()) {
 		return false
 	}
 	if len(r.Namespaces) > 0 && !matchAny(r.Namespaces, obj.GetNamespace()) {
@@ -94,15 +95,6 @@ func ignoredPaths(rules []IgnoreRule, obj *unstructured.Unstructured) []string {
 		}
 	}
 	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // matchAny reports whether s matches one of the glob patterns.

@@ -78,37 +78,14 @@ func isNull(n *yaml.Node) bool {
 // fields walks a mapping, calling the handler named by each key. A key with
 // no handler is an unknown field. A null node is an empty mapping.
 func (w *walker) fields(n *yaml.Node, field string, handlers map[string]func(v *yaml.Node, field string) error) error {
-	n, err := w.resolve(n, field)
-	if err != nil || isNull(n) {
-		return err
-	}
-	if n.Kind != yaml.MappingNode {
-		return w.at(n, field, "want a mapping, got %s", describe(n))
-	}
-	seen := make(map[string]int, len(n.Content)/2)
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k := n.Content[i]
-		if k.ShortTag() == "!!merge" {
-			return w.at(k, field, "merge keys (<<) are not supported")
-		}
-		key, err := w.str(k, field)
-		if err != nil {
-			return err
-		}
-		if line, dup := seen[key]; dup {
-			return w.at(k, join(field, key), "duplicate key (first at line %d)", line)
-		}
-		seen[key] = k.Line
+	return w.pairs(n, field, func(k, v *yaml.Node, key string) error {
 		child := join(field, key)
 		h, ok := handlers[key]
 		if !ok {
 			return w.at(k, child, "unknown field")
 		}
-		if err := h(n.Content[i+1], child); err != nil {
-			return err
-		}
-	}
-	return nil
+		return h(v, child)
+	})
 }
 
 // pairs walks a mapping with free-form keys.

@@ -3,6 +3,7 @@ package reconciler
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -115,22 +116,13 @@ func (c *Cluster) listableResources() ([]schema.GroupVersionResource, error) {
 			continue
 		}
 		for _, r := range l.APIResources {
-			if strings.Contains(r.Name, "/") || r.Name == "events" || !hasVerb(r.Verbs, "list") {
+			if strings.Contains(r.Name, "/") || r.Name == "events" || !slices.Contains(r.Verbs, "list") {
 				continue
 			}
 			out = append(out, gv.WithResource(r.Name))
 		}
 	}
 	return out, nil
-}
-
-func hasVerb(verbs []string, verb string) bool {
-	for _, v := range verbs {
-		if v == verb {
-			return true
-		}
-	}
-	return false
 }
 
 // Objects the control plane creates in every namespace or cluster.

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/kubernetes"
 )
 
 func newDemoCommand(g *globalFlags) *cobra.Command {
@@ -45,7 +46,7 @@ type demo struct {
 	repo        string
 	registry    *demoRegistry
 	namespace   string
-	kube        *demoKube
+	kube        *kubernetes.Clientset // for what the demo does behind the scenes (pod status)
 	failures    []string
 }
 

@@ -43,7 +43,7 @@ func newDemo(ctx context.Context, out, errOut io.Writer, g *globalFlags) (*demo,
 	if err != nil {
 		return nil, err
 	}
-	d := &demo{out: out, errOut: errOut, g: g, kube: &demoKube{cs: cs, kf: kf}}
+	d := &demo{out: out, errOut: errOut, g: g, kube: cs}
 	if d.registry, err = startRegistry(); err != nil {
 		return nil, err
 	}
@@ -63,12 +63,6 @@ func newDemo(ctx context.Context, out, errOut io.Writer, g *globalFlags) (*demo,
 		return nil, fmt.Errorf("create namespace %s: %w", d.namespace, err)
 	}
 	return d, nil
-}
-
-// demoKube reaches the cluster for what the demo does behind the scenes (pod status).
-type demoKube struct {
-	cs *kubernetes.Clientset
-	kf kubeFlags
 }
 
 // demoRegistry is go-containerregistry's registry, served on loopback.
@@ -170,7 +164,7 @@ func (d *demo) runPod(ctx context.Context, podName, image, digest string) error 
 		ObjectMeta: metav1.ObjectMeta{Name: podName, Namespace: d.namespace, Labels: map[string]string{"app": "nginx"}},
 		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "nginx", Image: image}}},
 	}
-	pods := d.kube.cs.CoreV1().Pods(d.namespace)
+	pods := d.kube.CoreV1().Pods(d.namespace)
 	created, err := pods.Create(ctx, pod, metav1.CreateOptions{})
 	if err != nil {
 		return fmt.Errorf("create pod %s: %w", podName, err)
