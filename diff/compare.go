@@ -12,7 +12,9 @@ import (
 	"sigs.k8s.io/structured-merge-diff/v6/typed"
 )
 
-// ServerDryRunner asks the API server what it would store, without storing anything.
+// ServerDryRunner asks the API server what it would store, without storing anything. The
+// desired object it is given is Git's, without status and server-set metadata; it must not
+// modify it.
 type ServerDryRunner interface {
 	// DryRunApply returns the object the API server would store if desired were server-side
 	// applied over the live object.
@@ -138,7 +140,7 @@ func (c *comparison) declaredDrift(ctx context.Context, local *typed.Comparison,
 		return nil, nil
 	}
 	res.DryRuns++
-	applied, err := c.server.DryRunApply(ctx, forServer(c.desired))
+	applied, err := c.server.DryRunApply(ctx, c.desired)
 	if err != nil {
 		return nil, fmt.Errorf("dry-run apply: %w", err)
 	}
@@ -194,7 +196,7 @@ func (c *comparison) interactiveAdditions(ctx context.Context, added *fieldpath.
 		return nil, nil
 	}
 	res.DryRuns++
-	created, err := c.server.DryRunCreate(ctx, forServer(c.desired))
+	created, err := c.server.DryRunCreate(ctx, c.desired)
 	if err != nil {
 		return nil, fmt.Errorf("dry-run create (to learn the server's defaults): %w", err)
 	}
@@ -239,19 +241,6 @@ func userField(p fieldpath.Path) bool {
 		return false
 	}
 	return true
-}
-
-// forServer returns desired as it is sent to the API server: without status and server-set
-// metadata.
-func forServer(desired *unstructured.Unstructured) *unstructured.Unstructured {
-	out := desired.DeepCopy()
-	delete(out.Object, "status")
-	if md, ok := out.Object["metadata"].(map[string]any); ok {
-		for _, f := range serverSetMetadata {
-			delete(md, f)
-		}
-	}
-	return out
 }
 
 // selectorTarget is the object whose labels ignore rules match: the live one when there is one.

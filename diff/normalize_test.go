@@ -218,38 +218,6 @@ data:
 	}
 }
 
-func TestForServer(t *testing.T) {
-	in := fromYAML(t, `
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-  namespace: prod
-  resourceVersion: "48213"
-  uid: 6f1d5f0e
-  annotations: {team.example.com/owner: payments}
-spec: {replicas: 3}
-status: {replicas: 3}
-`)
-	before := in.DeepCopy()
-	want := fromYAML(t, `
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-  namespace: prod
-  annotations: {team.example.com/owner: payments}
-spec: {replicas: 3}
-`)
-	got := forServer(in)
-	if d := cmp.Diff(want.Object, got.Object); d != "" {
-		t.Errorf("forServer (-want +got):\n%s", d)
-	}
-	if d := cmp.Diff(before.Object, in.Object); d != "" {
-		t.Errorf("forServer modified its input (-before +after):\n%s", d)
-	}
-}
-
 func TestUserField(t *testing.T) {
 	tests := []struct {
 		path fieldpath.Path

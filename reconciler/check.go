@@ -3,7 +3,6 @@ package reconciler
 import (
 	"context"
 
-	"github.com/plumbline/plumbline/diff"
 	"github.com/plumbline/plumbline/manifests"
 	"github.com/plumbline/plumbline/policy"
 	"github.com/plumbline/plumbline/report"
@@ -56,8 +55,7 @@ func checkImagesAndPolicy(ctx context.Context, r *report.Report, targets []*targ
 		fs, err := policyFindings(engine, t, facts, desired)
 		r.Findings = append(r.Findings, fs...)
 		if err != nil {
-			ref := refOf(t.desired.Object)
-			r.Errors = append(r.Errors, report.Error{Object: &ref, Message: diff.ScrubSecretValues(t.desired.Object, err.Error())})
+			r.Errors = append(r.Errors, objectError(t.desired.Object, "", err))
 		}
 	}
 	return nil

@@ -111,11 +111,10 @@ func (run *diffRun) add(f report.Finding) {
 }
 
 func (run *diffRun) fail(obj *unstructured.Unstructured, err error) {
-	ref := refOf(obj)
-	msg := diff.ScrubSecretValues(obj, err.Error())
+	e := objectError(obj, "", err)
 	run.mu.Lock()
 	defer run.mu.Unlock()
-	run.report.Errors = append(run.report.Errors, report.Error{Object: &ref, Message: msg})
+	run.report.Errors = append(run.report.Errors, e)
 }
 
 // resolve maps each desired object to its resource and namespace. Objects of kinds the cluster

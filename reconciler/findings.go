@@ -11,6 +11,12 @@ import (
 	"github.com/plumbline/plumbline/report"
 )
 
+// objectError is the report's error for one object; Secret values never leave in its text.
+func objectError(obj *unstructured.Unstructured, image string, err error) report.Error {
+	ref := refOf(obj)
+	return report.Error{Object: &ref, Image: image, Message: diff.ScrubSecretValues(obj, err.Error())}
+}
+
 func missingFinding(o manifests.Object) report.Finding {
 	return report.Finding{
 		Type:    report.Missing,

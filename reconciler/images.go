@@ -144,8 +144,7 @@ func (c *imageChecks) collect(targets []*target) []imageUse {
 }
 
 func (c *imageChecks) fail(obj *unstructured.Unstructured, image string, err error) {
-	ref := refOf(obj)
-	c.errors = append(c.errors, report.Error{Object: &ref, Image: image, Message: err.Error()})
+	c.errors = append(c.errors, objectError(obj, image, err))
 }
 
 // resolveAll resolves each distinct reference once per set of credentials; without a resolver

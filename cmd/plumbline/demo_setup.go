@@ -169,7 +169,11 @@ func (d *demo) runPod(ctx context.Context, podName, image, digest string) error 
 	if err != nil {
 		return fmt.Errorf("create pod %s: %w", podName, err)
 	}
-	repo, _, _ := cutTag(image)
+	ref, err := name.ParseReference(image)
+	if err != nil {
+		return err
+	}
+	repo := ref.Context().Name()
 	created.Status = corev1.PodStatus{Phase: corev1.PodRunning, ContainerStatuses: []corev1.ContainerStatus{{
 		Name: "nginx", Image: image, ImageID: "docker-pullable://" + repo + "@" + digest, Ready: true,
 		State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.Now()}},
@@ -178,21 +182,4 @@ func (d *demo) runPod(ctx context.Context, podName, image, digest string) error 
 		return fmt.Errorf("pod %s status: %w", podName, err)
 	}
 	return nil
-}
-
-// cutTag splits host/repo:tag at the tag's colon (not the port's).
-func cutTag(image string) (repo, tag string, ok bool) {
-	slash := 0
-	for i := len(image) - 1; i >= 0; i-- {
-		if image[i] == '/' {
-			slash = i
-			break
-		}
-	}
-	for i := len(image) - 1; i > slash; i-- {
-		if image[i] == ':' {
-			return image[:i], image[i+1:], true
-		}
-	}
-	return image, "", false
 }

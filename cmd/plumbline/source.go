@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -12,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/spf13/pflag"
 
 	"github.com/plumbline/plumbline/gitsource"
@@ -172,10 +174,10 @@ func (f *sourceFlags) auth(ctx context.Context, readSecret secretReader) (*gitso
 		if err != nil {
 			return nil, fmt.Errorf("read credentials: %w", err)
 		}
-		data[key] = []byte(strings.TrimRight(string(b), "\r\n"))
-		if key == gitsource.SecretKeyIdentity || key == gitsource.SecretKeyKnownHosts {
-			data[key] = b
+		if key == gitsource.SecretKeyPassword || key == gitsource.SecretKeyBearerToken {
+			b = bytes.TrimRight(b, "\r\n") // a token file usually ends with a newline
 		}
+		data[key] = b
 	}
 	if _, ok := data[gitsource.SecretKeyPassword]; ok && f.gitUsername == "" {
 		data[gitsource.SecretKeyUsername] = []byte("git")
@@ -193,8 +195,11 @@ func (f *sourceFlags) auth(ctx context.Context, readSecret secretReader) (*gitso
 	return gitsource.AuthFromSecretData(data)
 }
 
+// isSSH reports whether a repository URL is reached over SSH, as go-git reads it
+// (ssh://… or scp-like git@host:path).
 func isSSH(url string) bool {
-	return strings.HasPrefix(url, "ssh://") || (!strings.Contains(url, "://") && strings.Contains(url, "@") && strings.Contains(url, ":"))
+	ep, err := transport.NewEndpoint(url)
+	return err == nil && ep.Protocol == "ssh"
 }
 
 var labelUnsafe = regexp.MustCompile(`[^a-zA-Z0-9._-]+`)
