@@ -29,6 +29,7 @@ type Cluster struct {
 	Clientset *kubernetes.Clientset
 
 	env *envtest.Environment
+	kcm *controllerManager
 	dir string
 }
 
@@ -52,14 +53,14 @@ func AssetsDir() (string, error) {
 	}
 }
 
-// Start starts etcd and kube-apiserver with a /16 service range (envtest's default /24 holds
-// only ~250 ClusterIP Services). Stop it with Stop.
+// Start starts etcd, kube-apiserver with a /16 service range (envtest's default /24 holds only
+// ~250 ClusterIP Services) and kube-controller-manager with every controller. Stop it with Stop.
 func Start() (*Cluster, error) {
 	assets, err := AssetsDir()
 	if err != nil {
 		return nil, err
 	}
-	for _, bin := range []string{"kube-apiserver", "etcd"} {
+	for _, bin := range []string{"kube-apiserver", "etcd", "kube-controller-manager"} {
 		if _, err := os.Stat(filepath.Join(assets, bin)); err != nil {
 			return nil, fmt.Errorf("control plane: %s not found in %s: run `make control-plane` first", bin, assets)
 		}
@@ -76,7 +77,12 @@ func Start() (*Cluster, error) {
 	}
 	c := &Cluster{env: env}
 	if err := c.finish(cfg); err != nil {
-		return nil, errors.Join(err, env.Stop())
+		return nil, errors.Join(err, c.Stop())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	if err := c.startControllerManager(ctx, assets); err != nil {
+		return nil, errors.Join(err, c.Stop())
 	}
 	return c, nil
 }
@@ -107,15 +113,16 @@ func (c *Cluster) finish(cfg *rest.Config) error {
 
 // Stop stops the control plane and removes its kubeconfig.
 func (c *Cluster) Stop() error {
-	err := c.env.Stop()
+	err := c.kcm.stop()
+	err = errors.Join(err, c.env.Stop())
 	if c.dir != "" {
 		err = errors.Join(err, os.RemoveAll(c.dir))
 	}
 	return err
 }
 
-// NewNamespace creates a namespace with a random suffix and returns its name. Namespaces are
-// never deleted: envtest has no namespace controller, so they would stay Terminating.
+// NewNamespace creates a namespace with a random suffix and returns its name. Tests do not
+// wait for a namespace's deletion.
 func (c *Cluster) NewNamespace(ctx context.Context, prefix string) (string, error) {
 	b := make([]byte, 3)
 	if _, err := rand.Read(b); err != nil {
