@@ -9,7 +9,9 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 export KUBEBUILDER_ASSETS := $(TESTBIN)
 export KUBEBUILDER_CONTROLPLANE_START_TIMEOUT ?= 90s
 
-.PHONY: all build test demo bench fuzz control-plane vet fmt clean
+.PHONY: all build test demo bench fuzz control-plane generate verify-generated vet fmt clean
+
+CONTROLLER_GEN := $(BIN)/controller-gen
 
 all: build
 
@@ -22,8 +24,21 @@ build:
 control-plane:
 	@./hack/build-control-plane.sh $(TESTBIN)
 
+## generate: the Source CRD (deploy/crd) and deepcopy functions from the Go types in api/, with
+## controller-gen at the version pinned in hack/tools/go.mod
+generate: $(CONTROLLER_GEN)
+	$(CONTROLLER_GEN) object paths=./api/...
+	$(CONTROLLER_GEN) crd:maxDescLen=400 paths=./api/... output:crd:dir=deploy/crd
+
+$(CONTROLLER_GEN): hack/tools/go.mod hack/tools/go.sum
+	cd hack/tools && $(GO) build -o $(CONTROLLER_GEN) sigs.k8s.io/controller-tools/cmd/controller-gen
+
+## verify-generated: fails when the committed CRD or deepcopy code is not what generate writes
+verify-generated: generate
+	@git diff --exit-code -- api deploy/crd || { echo "run 'make generate' and commit the result"; exit 1; }
+
 ## test: every test, against the real control plane
-test: control-plane
+test: control-plane verify-generated
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 40m ./...
 
