@@ -66,6 +66,7 @@ func TestSourceDefaults(t *testing.T) {
 		Interval:         &metav1.Duration{Duration: time.Minute},
 		Mode:             v1alpha1.ModeSpec{Default: v1alpha1.ModeAlert},
 		PruneMaxFraction: "0.25",
+		BlockSeverity:    "high",
 	}
 	if diff := cmp.Diff(want, src.Spec); diff != "" {
 		t.Errorf("defaulted spec (-want +got):\n%s", diff)

@@ -93,6 +93,14 @@ type SourceSpec struct {
 	// +optional
 	Mode ModeSpec `json:"mode,omitempty"`
 
+	// BlockSeverity is the lowest policy severity that blocks acting: when the desired state
+	// breaks a rule at or above it, nothing is reverted or pruned from it, and the controller
+	// alerts instead.
+	// +kubebuilder:default=high
+	// +kubebuilder:validation:Enum=low;medium;high;critical
+	// +optional
+	BlockSeverity string `json:"blockSeverity,omitempty"`
+
 	// Prune deletes objects that this Source applied and Git no longer declares.
 	// +kubebuilder:default=false
 	// +optional

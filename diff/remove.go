@@ -1,0 +1,45 @@
+package diff
+
+import (
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
+)
+
+// WithoutFields returns a copy of obj without the fields at paths (in structured-merge-diff
+// notation, as Field.Path gives them) and everything below them, without status and
+// managedFields. Paths that obj does not have are ignored. It is how a revert takes back fields
+// that a person added and Git does not declare: server-side apply cannot remove a field that
+// another manager owns.
+func WithoutFields(obj *unstructured.Unstructured, paths []string) (*unstructured.Unstructured, error) {
+	in := obj.DeepCopy()
+	delete(in.Object, "status")
+	in.SetManagedFields(nil)
+	tv, err := toTyped(in)
+	if err != nil {
+		return nil, fmt.Errorf("object %w", err)
+	}
+	fields, err := tv.ToFieldSet()
+	if err != nil {
+		return nil, fmt.Errorf("object fields: %w", err)
+	}
+	want := make(map[string]bool, len(paths))
+	for _, p := range paths {
+		want[p] = true
+	}
+	remove := fieldpath.NewSet()
+	fields.Iterate(func(p fieldpath.Path) {
+		if want[p.String()] {
+			remove.Insert(p)
+		}
+	})
+	if remove.Empty() {
+		return in, nil
+	}
+	out, ok := tv.RemoveItems(remove).AsValue().Unstructured().(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("object without fields is not a map")
+	}
+	return &unstructured.Unstructured{Object: out}, nil
+}

@@ -1,0 +1,272 @@
+package reconciler
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	v1alpha1 "github.com/plumbline/plumbline/api/v1alpha1"
+	"github.com/plumbline/plumbline/images"
+	"github.com/plumbline/plumbline/manifests"
+	"github.com/plumbline/plumbline/policy"
+	"github.com/plumbline/plumbline/report"
+)
+
+// EventRecorder records Kubernetes Events; controller-runtime's recorder (events.k8s.io/v1)
+// implements it.
+type EventRecorder interface {
+	Eventf(regarding runtime.Object, related runtime.Object, eventtype, reason, action, note string, args ...any)
+}
+
+// ControllerOptions tune a Controller.
+type ControllerOptions struct {
+	// GitCacheDir keeps fetched trees, so that a Source whose tip has not moved costs one
+	// ls-remote and no clone. Required.
+	GitCacheDir string
+	// Notifier hears of every incident and Source error. Default: LogNotifier on Log.
+	Notifier Notifier
+	// Recorder records Events on Sources and drifted objects. Nil records none.
+	Recorder EventRecorder
+	// Log is the controller's logger. Default: slog.Default().
+	Log *slog.Logger
+	// FightThreshold is how many times another manager may write a reverted field back within
+	// FightWindow before Plumbline stops reverting it. Default 3 and 10 minutes.
+	FightThreshold int
+	FightWindow    time.Duration
+	// RevertBackoff is the wait before each further revert of the same object: 2 s, times 3,
+	// at most 5 minutes, reset after 5 quiet minutes.
+	RevertBackoff Backoff
+	// Images resolves the tags of desired workloads; nil checks approvals only.
+	Images *images.Resolver
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+// Controller keeps every Source plumb: it polls Git at each Source's interval, re-compares on
+// every watch event of a managed object, and alerts, reverts or prunes by the Source's modes. Its
+// only state that matters across restarts (open incidents) lives in each Source's status.
+type Controller struct {
+	client  client.Client
+	cluster *Cluster
+	config  *rest.Config
+	opts    ControllerOptions
+	metrics *Metrics
+	watches *watchSet
+
+	mu      sync.Mutex
+	sources map[types.NamespacedName]*sourceState
+	writers map[string]*Cluster // impersonated clusters, by service account
+}
+
+// sourceState is what the controller keeps in memory of one Source: the last good desired
+// state, and what it needs to pace its acts. Losing it costs one fetch and render.
+type sourceState struct {
+	generation int64
+	polledAt   time.Time
+	// desired is the last good desired state; nil until one fetch, render and check succeeded.
+	desired  []manifests.Object
+	revision report.Source
+	engine   *policy.Engine
+	lock     images.Lock
+	// pollErr is the last fetch, render or check error, kept until a poll succeeds.
+	pollErr error
+	// announcedErr is the Source error last told to the notifier, so it is told once.
+	announcedErr string
+	reverts      map[report.ObjectRef]*revertPace
+	fights       *fightTracker
+	// changedAt is when a watch event last came for one of the Source's objects, for the
+	// detection-latency metric.
+	changedAt map[report.ObjectRef]time.Time
+}
+
+// NewController returns a Controller that reads Sources through c (a cached client), compares
+// and writes through the API server of cfg, and reports to opts.Notifier.
+func NewController(c client.Client, cfg *rest.Config, opts ControllerOptions) (*Controller, error) {
+	if opts.GitCacheDir == "" {
+		return nil, fmt.Errorf("controller: a Git cache folder is required")
+	}
+	if opts.Log == nil {
+		opts.Log = slog.Default()
+	}
+	if opts.Notifier == nil {
+		opts.Notifier = LogNotifier{Log: opts.Log}
+	}
+	if opts.FightThreshold <= 0 {
+		opts.FightThreshold = 3
+	}
+	if opts.FightWindow <= 0 {
+		opts.FightWindow = 10 * time.Minute
+	}
+	if opts.RevertBackoff == (Backoff{}) {
+		opts.RevertBackoff = DefaultRevertBackoff()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	cluster, err := NewCluster(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Controller{
+		client: c, cluster: cluster, config: rest.CopyConfig(cfg), opts: opts,
+		metrics: NewMetrics(), watches: newWatchSet(),
+		sources: map[types.NamespacedName]*sourceState{}, writers: map[string]*Cluster{},
+	}, nil
+}
+
+// Metrics returns the controller's Prometheus collectors, for the caller to register.
+func (c *Controller) Metrics() *Metrics { return c.metrics }
+
+func (c *Controller) state(key types.NamespacedName) *sourceState {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st, ok := c.sources[key]
+	if !ok {
+		st = &sourceState{reverts: map[report.ObjectRef]*revertPace{}, fights: newFightTracker(), changedAt: map[report.ObjectRef]time.Time{}}
+		c.sources[key] = st
+	}
+	return st
+}
+
+func (c *Controller) forget(key types.NamespacedName) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.sources, key)
+	c.watches.forget(key)
+}
+
+// Reconcile is one pass over one Source: poll Git when its interval is due (or its spec
+// changed), compare the last good desired state with the cluster, track incidents, decide,
+// act, and write the status. controller-runtime calls it for one Source at a time.
+func (c *Controller) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	start := c.opts.Now()
+	var src v1alpha1.Source
+	if err := c.client.Get(ctx, req.NamespacedName, &src); err != nil {
+		if apierrors.IsNotFound(err) {
+			c.forget(req.NamespacedName)
+			c.metrics.forget(req.String())
+			return reconcile.Result{}, nil
+		}
+		return reconcile.Result{}, err
+	}
+	if src.Spec.Suspend {
+		return reconcile.Result{}, nil
+	}
+	st := c.state(req.NamespacedName)
+	interval := src.Spec.PollInterval()
+	if st.desired == nil || st.generation != src.Generation || start.Sub(st.polledAt) >= interval {
+		c.poll(ctx, &src, st)
+	}
+	next := jitter(interval - c.opts.Now().Sub(st.polledAt))
+	if st.desired == nil {
+		return reconcile.Result{RequeueAfter: next}, c.writeFailedStatus(ctx, &src, st)
+	}
+	c.watches.ensure(ctx, req.NamespacedName, st.desired, c.namespaceOf(src.Namespace))
+	rep, err := c.compare(ctx, &src, st)
+	if err != nil {
+		c.opts.Log.Error("compare", "source", req.String(), "err", err)
+		st.pollErr = err
+		return reconcile.Result{RequeueAfter: next}, c.writeFailedStatus(ctx, &src, st)
+	}
+	wait, err := c.settle(ctx, &src, st, rep)
+	c.metrics.reconciled(req.String(), c.opts.Now().Sub(start), err == nil && st.pollErr == nil, c.opts.Now())
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	if wait > 0 && wait < next {
+		next = wait
+	}
+	return reconcile.Result{RequeueAfter: next}, nil
+}
+
+// namespaceOf returns the namespace an object of the Source lives in: its own, the Source's
+// namespace when it declares none, nothing for cluster-scoped kinds.
+func (c *Controller) namespaceOf(defaultNamespace string) func(*unstructured.Unstructured) string {
+	return func(u *unstructured.Unstructured) string {
+		m, err := c.cluster.mappingFor(u.GroupVersionKind())
+		switch {
+		case err != nil:
+			return u.GetNamespace()
+		case !m.namespaced:
+			return ""
+		case u.GetNamespace() == "":
+			return defaultNamespace
+		}
+		return u.GetNamespace()
+	}
+}
+
+// onEvent remembers when a watch event first came for an object since its Source last
+// announced it, for the detection-latency metric.
+func (c *Controller) onEvent(src types.NamespacedName, ref report.ObjectRef, at time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st := c.sources[src]; st != nil {
+		if _, ok := st.changedAt[ref]; !ok {
+			st.changedAt[ref] = at
+		}
+	}
+}
+
+// takeChangedAt returns and forgets when the first unannounced watch event of an object came.
+func (c *Controller) takeChangedAt(st *sourceState, ref report.ObjectRef) (time.Time, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	at, ok := st.changedAt[ref]
+	delete(st.changedAt, ref)
+	return at, ok
+}
+
+// SetupWithManager registers the controller with a manager: it reconciles Sources (on spec
+// changes, not on its own status writes), and every watch event of a managed object.
+func (c *Controller) SetupWithManager(mgr ctrl.Manager, workers int) error {
+	c.watches.mu.Lock()
+	c.watches.cache = mgr.GetCache()
+	c.watches.events = make(chan event.GenericEvent, 1024)
+	c.watches.onEvent = c.onEvent
+	events := c.watches.events
+	c.watches.mu.Unlock()
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&v1alpha1.Source{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		WatchesRawSource(source.Channel(events, &handler.EnqueueRequestForObject{})).
+		Named("source").
+		WithOptions(controller.Options{MaxConcurrentReconciles: workers}).
+		Complete(c)
+}
+
+// jitter spreads polls of many Sources: ±10% of d, never less than a second.
+func jitter(d time.Duration) time.Duration {
+	if d < time.Second {
+		d = time.Second
+	}
+	return d + time.Duration((rand.Float64()*0.2-0.1)*float64(d))
+}
+
+// sourceLabel is the value of LabelSource on the objects of a Source: namespace.name, cut to
+// the 63 characters a label value may have.
+func sourceLabel(key types.NamespacedName) string {
+	v := key.Namespace + "." + key.Name
+	if len(v) > 63 {
+		v = strings.TrimRight(v[:63], ".-_")
+	}
+	return v
+}

@@ -1,0 +1,148 @@
+package reconciler
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/rest"
+
+	v1alpha1 "github.com/plumbline/plumbline/api/v1alpha1"
+	"github.com/plumbline/plumbline/diff"
+	"github.com/plumbline/plumbline/report"
+)
+
+// act carries out the decided actions: each revert server-side applies the object's desired
+// state (after taking back the fields a person added), each prune deletes. Acts are paced per
+// object by the revert backoff. It returns the shortest wait of a paced act, the notifications,
+// and whether everything it tried was applied.
+func (c *Controller) act(ctx context.Context, src *v1alpha1.Source, st *sourceState, d decision, incidents map[string]*report.Incident, now time.Time) (time.Duration, []Notification, bool) {
+	if len(d.Actions) == 0 {
+		return 0, nil, false
+	}
+	source := src.Namespace + "/" + src.Name
+	writer, err := c.writer(src)
+	if err != nil {
+		return 0, []Notification{{Event: EventSourceFailed, Detail: err.Error()}}, false
+	}
+	desired := c.desiredByRef(st, src.Namespace)
+	var wait time.Duration
+	var notes []Notification
+	applied := true
+	for _, a := range d.Actions {
+		p := pace(st.reverts, a.Object, c.opts.RevertBackoff, now)
+		if w := p.allowed(now); w > 0 {
+			if wait == 0 || w < wait {
+				wait = w
+			}
+			continue
+		}
+		var err error
+		switch a.Kind {
+		case ActRevert:
+			err = c.revert(ctx, writer, src, desired[a.Object], a)
+		case ActPrune:
+			err = writer.Delete(ctx, a.Object, "")
+		}
+		result := "ok"
+		if err != nil {
+			result, applied = "error", false
+		}
+		c.metrics.Reverts.WithLabelValues(result).Inc()
+		p.reverted(c.opts.RevertBackoff, now)
+		for _, f := range a.Findings {
+			fp := report.Fingerprint(source, f)
+			inc := incidents[fp]
+			if inc == nil {
+				continue
+			}
+			if err != nil {
+				notes = append(notes, Notification{Event: EventRevertFailed, Incidents: []*report.Incident{inc}, Detail: err.Error()})
+				continue
+			}
+			st.fights.record(fp, now)
+			inc.State = report.IncidentReverted
+			notes = append(notes, Notification{Event: EventReverted, Incidents: []*report.Incident{inc}})
+		}
+	}
+	return wait, notes, applied
+}
+
+// revert puts one object back to Git: fields a person added that Git does not declare are
+// taken out with an Update at the resourceVersion they were seen at, then the desired object is
+// server-side applied as plumbline, forcing conflicts, with the ownership labels.
+func (c *Controller) revert(ctx context.Context, writer *Cluster, src *v1alpha1.Source, desired *unstructured.Unstructured, a Action) error {
+	if desired == nil {
+		return fmt.Errorf("%s: not in the desired state", a.Object)
+	}
+	var added []string
+	for _, f := range a.Findings {
+		for _, fl := range f.Fields {
+			if fl.Desired == nil {
+				added = append(added, fl.Path)
+			}
+		}
+	}
+	if len(added) > 0 {
+		live, m, err := writer.get(ctx, a.Object)
+		if err != nil {
+			return err
+		}
+		without, err := diff.WithoutFields(live, added)
+		if err != nil {
+			return fmt.Errorf("%s: %w", a.Object, err)
+		}
+		if err := writer.update(ctx, m, without); err != nil {
+			return err
+		}
+	}
+	return writer.Apply(ctx, []*unstructured.Unstructured{desired}, ApplyOptions{SourceName: c.sourceLabelOf(src), DefaultNamespace: src.Namespace})
+}
+
+func (c *Controller) sourceLabelOf(src *v1alpha1.Source) string {
+	return sourceLabel(keyOfSource(src))
+}
+
+// desiredByRef indexes the desired objects by the reference findings carry (namespace
+// defaulted, none for cluster-scoped kinds).
+func (c *Controller) desiredByRef(st *sourceState, defaultNamespace string) map[report.ObjectRef]*unstructured.Unstructured {
+	out := make(map[report.ObjectRef]*unstructured.Unstructured, len(st.desired))
+	for _, o := range st.desired {
+		u := o.Object
+		ref := refOf(u)
+		if m, err := c.cluster.mappingFor(u.GroupVersionKind()); err == nil {
+			switch {
+			case m.namespaced && ref.Namespace == "":
+				ref.Namespace = defaultNamespace
+			case !m.namespaced:
+				ref.Namespace = ""
+			}
+		}
+		out[ref] = u
+	}
+	return out
+}
+
+// writer returns the Cluster that writes for a Source: impersonating its serviceAccountName, so
+// a tenant's Source can never write what its account may not; the controller's own identity
+// when it names none.
+func (c *Controller) writer(src *v1alpha1.Source) (*Cluster, error) {
+	if src.Spec.ServiceAccountName == "" {
+		return c.cluster, nil
+	}
+	user := "system:serviceaccount:" + src.Namespace + ":" + src.Spec.ServiceAccountName
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if w, ok := c.writers[user]; ok {
+		return w, nil
+	}
+	cfg := rest.CopyConfig(c.config)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: user}
+	w, err := NewCluster(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("spec.serviceAccountName %s: %w", src.Spec.ServiceAccountName, err)
+	}
+	c.writers[user] = w
+	return w, nil
+}

@@ -1,0 +1,65 @@
+package reconciler
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/plumbline/plumbline/report"
+)
+
+// Metrics are the controller's Prometheus collectors. Register them with Collectors.
+type Metrics struct {
+	Findings         *prometheus.GaugeVec
+	ReconcileSeconds prometheus.Histogram
+	GitFetches       *prometheus.CounterVec
+	Reverts          *prometheus.CounterVec
+	Fights           prometheus.Counter
+	DetectionLatency prometheus.Histogram
+	LastSuccess      *prometheus.GaugeVec
+}
+
+// NewMetrics returns unregistered collectors.
+func NewMetrics() *Metrics {
+	return &Metrics{
+		Findings: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "plumbline_findings",
+			Help: "Open findings of each Source, by finding type."}, []string{"source", "type"}),
+		ReconcileSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "plumbline_reconcile_duration_seconds",
+			Help: "Time of one pass over one Source.", Buckets: prometheus.ExponentialBuckets(0.005, 2, 14)}),
+		GitFetches: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "plumbline_git_fetches_total",
+			Help: "Polls of Git (ls-remote, and a fetch when the tip moved), by result."}, []string{"result"}),
+		Reverts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "plumbline_reverts_total",
+			Help: "Reverts and prunes, by result."}, []string{"result"}),
+		Fights: prometheus.NewCounter(prometheus.CounterOpts{Name: "plumbline_fights_total",
+			Help: "Fights detected: another manager kept writing a reverted field back."}),
+		DetectionLatency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "plumbline_drift_detection_latency_seconds",
+			Help:    "From the watch event of a live change to the notifier call of its incident.",
+			Buckets: []float64{0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30}}),
+		LastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "plumbline_last_successful_sync_timestamp_seconds",
+			Help: "When each Source was last fetched, rendered and compared without error."}, []string{"source"}),
+	}
+}
+
+// Collectors returns every collector, for registration.
+func (m *Metrics) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{m.Findings, m.ReconcileSeconds, m.GitFetches, m.Reverts, m.Fights, m.DetectionLatency, m.LastSuccess}
+}
+
+func (m *Metrics) reconciled(source string, took time.Duration, ok bool, now time.Time) {
+	m.ReconcileSeconds.Observe(took.Seconds())
+	if ok {
+		m.LastSuccess.WithLabelValues(source).Set(float64(now.Unix()))
+	}
+}
+
+func (m *Metrics) findings(source string, r *report.Report) {
+	m.Findings.DeletePartialMatch(prometheus.Labels{"source": source})
+	for t, n := range r.Summary.ByType {
+		m.Findings.WithLabelValues(source, string(t)).Set(float64(n))
+	}
+}
+
+func (m *Metrics) forget(source string) {
+	m.Findings.DeletePartialMatch(prometheus.Labels{"source": source})
+	m.LastSuccess.DeleteLabelValues(source)
+}

@@ -1,0 +1,86 @@
+package reconciler
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/plumbline/plumbline/report"
+)
+
+// Event says what happened to an incident or a Source.
+type Event string
+
+// Events a Notifier hears of. Each new incident, each change of an incident's state and each
+// new Source error reaches the Notifier once.
+const (
+	// EventOpened: a new incident.
+	EventOpened Event = "opened"
+	// EventReverted: Plumbline applied Git's state over the drift.
+	EventReverted Event = "reverted"
+	// EventRevertFailed: the revert was refused (forbidden, invalid, conflict).
+	EventRevertFailed Event = "revert-failed"
+	// EventFight: another manager keeps writing the field back; Plumbline stopped reverting it.
+	EventFight Event = "fight"
+	// EventResolved: the live state matches Git again.
+	EventResolved Event = "resolved"
+	// EventSourceFailed: the Source could not be fetched, rendered or checked; the last good
+	// state stays in force and nothing is reverted or pruned from the broken one.
+	EventSourceFailed Event = "source-failed"
+)
+
+// Notification is one thing a Notifier is told.
+type Notification struct {
+	Event Event
+	// Source is the Source, as namespace/name, and what it points at.
+	Source   string
+	Revision report.Source
+	// Incidents are the incidents the event is about, one per object and problem, from one pass
+	// over the Source: a reconcile that finds several drifts tells of them in one notification.
+	// Empty for EventSourceFailed.
+	Incidents []*report.Incident
+	// Report is the report the incident came from; nil for EventSourceFailed.
+	Report *report.Report
+	// Detail says more: the other manager of a fight, the error of a failed revert or Source.
+	// It never holds Secret data.
+	Detail string
+}
+
+// Notifier hears of incidents and Source errors. Notify must not block for long: a slow
+// notifier queues. The Slack notifier implements it; the default writes log lines.
+type Notifier interface {
+	Notify(ctx context.Context, n Notification) error
+}
+
+// LogNotifier writes each notification as a structured log line.
+type LogNotifier struct{ Log *slog.Logger }
+
+// Notify logs n. It never fails.
+func (l LogNotifier) Notify(_ context.Context, n Notification) error {
+	attrs := []any{"event", string(n.Event), "source", n.Source}
+	if n.Revision.Revision != "" {
+		attrs = append(attrs, "revision", shortRevision(n.Revision.Revision))
+	}
+	if n.Detail != "" {
+		attrs = append(attrs, "detail", n.Detail)
+	}
+	if len(n.Incidents) == 0 {
+		l.Log.Info("notification", attrs...)
+	}
+	for _, inc := range n.Incidents {
+		a := append(attrs[:len(attrs):len(attrs)], "incident", inc.Fingerprint, "type", string(inc.Type),
+			"object", inc.Object.String(), "state", string(inc.State))
+		if len(inc.Findings) > 0 {
+			a = append(a, "message", inc.Findings[0].Message)
+		}
+		l.Log.Info("notification", a...)
+	}
+	return nil
+}
+
+// shortRevision is the first 7 characters of a commit SHA.
+func shortRevision(sha string) string {
+	if len(sha) > 7 {
+		return sha[:7]
+	}
+	return sha
+}
