@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -12,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/util/retry"
 )
 
@@ -69,10 +71,14 @@ type InventoryStore interface {
 	Save(ctx context.Context, inv *Inventory) error
 }
 
+// inventoryBackoff spaces the attempts of writers of one inventory that keep colliding: up to
+// ten, over about ten seconds, with full jitter so that they fall apart.
+var inventoryBackoff = wait.Backoff{Steps: 10, Duration: 10 * time.Millisecond, Factor: 2, Jitter: 1}
+
 // updateInventory loads a source's inventory, changes it and saves it, again from a fresh load
 // whenever another writer saved in between.
 func updateInventory(ctx context.Context, store InventoryStore, source string, change func(*Inventory) error) error {
-	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+	return retry.RetryOnConflict(inventoryBackoff, func() error {
 		inv, err := store.Load(ctx, source)
 		if err != nil {
 			return err

@@ -26,6 +26,7 @@ var systemManagers = map[string]bool{
 	// kube-apiserver's priority-and-fairness bootstrap, which writes FlowSchemas and
 	// PriorityLevelConfigurations.
 	"api-priority-and-fairness-config-producer-v1": true,
+	"api-priority-and-fairness-config-consumer-v1": true,
 }
 
 // controlPlaneManager reports whether a field manager is the control plane: kube-apiserver,
