@@ -2,6 +2,7 @@ package reconciler
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -10,41 +11,64 @@ import (
 
 // ApplyOptions tune Apply.
 type ApplyOptions struct {
-	// SourceName is written as LabelSource on every object, so that a later run finds the objects
-	// Git stopped declaring. Empty writes no ownership labels.
+	// SourceName is written as LabelSource on every object, as a hint to people and to
+	// `kubectl get -l`, and names the inventory in which Apply records what it applied, so that a
+	// later run finds the objects Git stopped declaring. Empty writes no labels and no inventory.
 	SourceName string
 	// DefaultNamespace is given to namespaced objects that declare none. Default "default".
 	DefaultNamespace string
 }
 
 // Apply server-side applies each object as field manager "plumbline", forcing conflicts, with
-// Plumbline's ownership labels. It stops at the first object the API server refuses.
+// Plumbline's ownership labels. It stops at the first object the API server refuses. With a
+// SourceName it then records what it applied (also when it stopped early) in the source's
+// inventory, a ConfigMap in InventoryNamespace, which it creates when needed; objects applied
+// before and still live stay in the inventory until something deletes them, since Apply never
+// prunes.
 func (c *Cluster) Apply(ctx context.Context, objs []*unstructured.Unstructured, opts ApplyOptions) error {
 	if opts.DefaultNamespace == "" {
 		opts.DefaultNamespace = "default"
 	}
+	var applied []InventoryEntry
+	var err error
 	for _, o := range objs {
-		u := o.DeepCopy()
-		m, err := c.mappingFor(u.GroupVersionKind())
-		if err != nil {
-			return fmt.Errorf("%s/%s: %w", u.GetKind(), u.GetName(), err)
+		var e InventoryEntry
+		if e, err = c.applyOne(ctx, o, opts); err != nil {
+			break
 		}
-		if m.namespaced && u.GetNamespace() == "" {
-			u.SetNamespace(opts.DefaultNamespace)
-		}
-		if opts.SourceName != "" {
-			l := u.GetLabels()
-			if l == nil {
-				l = map[string]string{}
-			}
-			l[LabelSource] = opts.SourceName
-			l[LabelManagedBy] = FieldManager
-			u.SetLabels(l)
-		}
-		_, err = c.resource(m, u.GetNamespace()).Apply(ctx, u.GetName(), u, metav1.ApplyOptions{FieldManager: FieldManager, Force: true})
-		if err != nil {
-			return fmt.Errorf("%s %s/%s: apply: %w", u.GetKind(), u.GetNamespace(), u.GetName(), err)
-		}
+		applied = append(applied, e)
 	}
-	return nil
+	if opts.SourceName != "" && (err == nil || len(applied) > 0) {
+		err = errors.Join(err, c.recordApplied(ctx, opts.SourceName, applied))
+	}
+	return err
+}
+
+// applyOne applies one object and returns its inventory entry.
+func (c *Cluster) applyOne(ctx context.Context, o *unstructured.Unstructured, opts ApplyOptions) (InventoryEntry, error) {
+	u := o.DeepCopy()
+	m, err := c.mappingFor(u.GroupVersionKind())
+	if err != nil {
+		return InventoryEntry{}, fmt.Errorf("%s/%s: %w", u.GetKind(), u.GetName(), err)
+	}
+	if m.namespaced && u.GetNamespace() == "" {
+		u.SetNamespace(opts.DefaultNamespace)
+	}
+	if !m.namespaced {
+		u.SetNamespace("")
+	}
+	if opts.SourceName != "" {
+		l := u.GetLabels()
+		if l == nil {
+			l = map[string]string{}
+		}
+		l[LabelSource] = opts.SourceName
+		l[LabelManagedBy] = FieldManager
+		u.SetLabels(l)
+	}
+	live, err := c.resource(m, u.GetNamespace()).Apply(ctx, u.GetName(), u, metav1.ApplyOptions{FieldManager: FieldManager, Force: true})
+	if err != nil {
+		return InventoryEntry{}, fmt.Errorf("%s %s/%s: apply: %w", u.GetKind(), u.GetNamespace(), u.GetName(), err)
+	}
+	return InventoryEntry{APIVersion: u.GetAPIVersion(), Kind: u.GetKind(), Namespace: u.GetNamespace(), Name: u.GetName(), UID: live.GetUID()}, nil
 }

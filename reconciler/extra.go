@@ -17,46 +17,64 @@ import (
 	"github.com/plumbline/plumbline/report"
 )
 
-// extras reports the live objects that Git does not declare: those carrying this source's
-// ownership label anywhere in the cluster (pruned-from-git), and orphans next to the declared
-// objects (not-in-git).
+// extras reports the live objects that Git does not declare: those that Plumbline applied for
+// this source (pruned-from-git), and orphans of the declared kinds, next to the declared objects
+// or cluster-scoped (not-in-git). What Plumbline applied is the source's inventory; a source with
+// none yet (or one this caller may not read) falls back to the ownership label. Objects that
+// controllers made are never Extra, whatever labels they carry.
 func (run *diffRun) extras(ctx context.Context, targets []*target, lists map[group][]unstructured.Unstructured) error {
 	declared := make(map[objectKey]bool, len(targets))
 	for _, t := range targets {
 		declared[keyOf(t.desired.Object)] = true
 	}
 	seen := map[objectKey]bool{}
+	byInventory := false
 	if run.opts.SourceName != "" {
-		owned, err := run.c.listOwned(ctx, run.opts.SourceName, run.opts.Concurrency)
+		inv, err := run.c.inventoryStore().Load(ctx, run.opts.SourceName)
+		switch {
+		case err == nil && inv.Exists():
+			byInventory = true
+			err = run.prunedByInventory(ctx, inv, declared, targets, lists, seen)
+		case err == nil, apierrors.IsForbidden(err):
+			err = run.prunedByLabel(ctx, declared, seen)
+		}
 		if err != nil {
 			return err
 		}
-		for i := range owned {
-			k := keyOf(&owned[i])
-			if declared[k] || seen[k] || owned[i].GetDeletionTimestamp() != nil {
-				continue
-			}
-			seen[k] = true
-			run.add(extraFinding(&owned[i], report.ReasonPrunedFromGit, run.opts.SourceName))
-		}
 	}
 	for g, items := range lists {
-		if !g.m.namespaced {
-			continue
-		}
 		for i := range items {
 			u := &items[i]
 			k := keyOf(u)
-			if declared[k] || seen[k] || !orphan(u) {
+			if declared[k] || seen[k] || !orphan(u) || (!g.m.namespaced && controlPlaneOwn(u)) {
 				continue
 			}
 			seen[k] = true
 			reason := report.ReasonNotInGit
-			if run.opts.SourceName != "" && u.GetLabels()[LabelSource] == run.opts.SourceName {
+			if !byInventory && run.opts.SourceName != "" && u.GetLabels()[LabelSource] == run.opts.SourceName {
 				reason = report.ReasonPrunedFromGit
 			}
 			run.add(extraFinding(u, reason, run.opts.SourceName))
 		}
+	}
+	return nil
+}
+
+// prunedByLabel is the fallback for a source without an inventory: the objects anywhere that
+// carry its ownership label, less those that controllers made (the Endpoints and EndpointSlices
+// that copy a Service's labels).
+func (run *diffRun) prunedByLabel(ctx context.Context, declared, seen map[objectKey]bool) error {
+	owned, err := run.c.listOwned(ctx, run.opts.SourceName, run.opts.Concurrency)
+	if err != nil {
+		return err
+	}
+	for i := range owned {
+		k := keyOf(&owned[i])
+		if declared[k] || seen[k] || owned[i].GetDeletionTimestamp() != nil || controllerMade(&owned[i]) {
+			continue
+		}
+		seen[k] = true
+		run.add(extraFinding(&owned[i], report.ReasonPrunedFromGit, run.opts.SourceName))
 	}
 	return nil
 }
@@ -123,48 +141,4 @@ func (c *Cluster) listableResources() ([]schema.GroupVersionResource, error) {
 		}
 	}
 	return out, nil
-}
-
-// Objects the control plane creates in every namespace or cluster.
-var systemObjects = map[string]bool{
-	"ConfigMap/kube-root-ca.crt": true,
-	"ServiceAccount/default":     true,
-	"Service/kubernetes":         true,
-	"Endpoints/kubernetes":       true,
-	"EndpointSlice/kubernetes":   true,
-}
-
-// Field managers of the control plane itself.
-var systemManagers = map[string]bool{
-	"kube-apiserver": true, "kube-controller-manager": true, "kube-scheduler": true,
-	"kubelet": true, "kube-proxy": true, "cloud-controller-manager": true,
-}
-
-// orphan reports whether an undeclared live object was made by hand: it has no owner, is not
-// being deleted, and was not created by the control plane.
-func orphan(u *unstructured.Unstructured) bool {
-	if len(u.GetOwnerReferences()) > 0 || u.GetDeletionTimestamp() != nil {
-		return false
-	}
-	if systemObjects[u.GetKind()+"/"+u.GetName()] {
-		return false
-	}
-	if u.GetKind() == "Secret" {
-		if t, _, _ := unstructured.NestedString(u.Object, "type"); t == "kubernetes.io/service-account-token" {
-			return false
-		}
-	}
-	if _, ok := u.GetLabels()["kubernetes.io/bootstrapping"]; ok {
-		return false
-	}
-	managers := u.GetManagedFields()
-	if len(managers) == 0 {
-		return true
-	}
-	for _, m := range managers {
-		if !systemManagers[m.Manager] && !strings.HasPrefix(m.Manager, "system:") {
-			return true
-		}
-	}
-	return false
 }
