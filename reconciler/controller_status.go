@@ -56,7 +56,7 @@ func (c *Controller) writeStatus(ctx context.Context, src *v1alpha1.Source, st *
 		})
 	}
 	ready := metav1.Condition{Type: v1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: "Synced",
-		Message: fmt.Sprintf("%d objects of %s compared; %d findings, %d errors", rep.Summary.Objects, describeRevision(st.revision), rep.Summary.Findings, rep.Summary.Errors),
+		Message:            fmt.Sprintf("%d objects of %s compared; %d findings, %d errors", rep.Summary.Objects, describeRevision(st.revision), rep.Summary.Findings, rep.Summary.Errors),
 		ObservedGeneration: src.Generation}
 	if st.pollErr != nil {
 		ready.Status, ready.Reason, ready.Message = metav1.ConditionFalse, reasonOf(st.pollErr), truncate(st.pollErr.Error(), 2048)

@@ -289,4 +289,3 @@ func containsLine(lines []string, want string) bool {
 	}
 	return false
 }
-
