@@ -30,8 +30,11 @@ func WithoutFields(obj *unstructured.Unstructured, paths []string) (*unstructure
 	}
 	remove := fieldpath.NewSet()
 	fields.Iterate(func(p fieldpath.Path) {
-		if want[p.String()] {
-			remove.Insert(p)
+		for i := 1; i <= len(p); i++ { // the field and everything below it
+			if want[p[:i].String()] {
+				remove.Insert(p)
+				return
+			}
 		}
 	})
 	if remove.Empty() {

@@ -57,6 +57,9 @@ type ControllerOptions struct {
 	RevertBackoff Backoff
 	// Images resolves the tags of desired workloads; nil checks approvals only.
 	Images *images.Resolver
+	// APIReader reads Sources from the API server itself, past the cache, when a status write
+	// conflicts. Default: the controller's client.
+	APIReader client.Reader
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 }
@@ -66,6 +69,7 @@ type ControllerOptions struct {
 // only state that matters across restarts (open incidents) lives in each Source's status.
 type Controller struct {
 	client  client.Client
+	reader  client.Reader
 	cluster *Cluster
 	config  *rest.Config
 	opts    ControllerOptions
@@ -93,6 +97,14 @@ type sourceState struct {
 	announcedErr string
 	reverts      map[report.ObjectRef]*revertPace
 	fights       *fightTracker
+	// incidents are the Source's open incidents. They are read from its status once, when the
+	// state is made (a start, a leader change), and kept here after: the cached Source that a
+	// reconcile reads may not show the status the previous one wrote yet.
+	incidents map[string]*report.Incident
+	// appliedRevision is the commit last applied, read from the status once.
+	appliedRevision string
+	// written is the status last written, so an unchanged one is not written again.
+	written *v1alpha1.SourceStatus
 	// changedAt is when a watch event last came for one of the Source's objects, for the
 	// detection-latency metric.
 	changedAt map[report.ObjectRef]time.Time
@@ -122,12 +134,15 @@ func NewController(c client.Client, cfg *rest.Config, opts ControllerOptions) (*
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.APIReader == nil {
+		opts.APIReader = c
+	}
 	cluster, err := NewCluster(cfg)
 	if err != nil {
 		return nil, err
 	}
 	return &Controller{
-		client: c, cluster: cluster, config: rest.CopyConfig(cfg), opts: opts,
+		client: c, reader: opts.APIReader, cluster: cluster, config: rest.CopyConfig(cfg), opts: opts,
 		metrics: NewMetrics(), watches: newWatchSet(),
 		sources: map[types.NamespacedName]*sourceState{}, writers: map[string]*Cluster{},
 	}, nil
@@ -172,6 +187,10 @@ func (c *Controller) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		return reconcile.Result{}, nil
 	}
 	st := c.state(req.NamespacedName)
+	if st.incidents == nil {
+		st.incidents = incidentsOf(req.String(), src.Status.Incidents)
+		st.appliedRevision = src.Status.LastAppliedRevision
+	}
 	interval := src.Spec.PollInterval()
 	if st.desired == nil || st.generation != src.Generation || start.Sub(st.polledAt) >= interval {
 		c.poll(ctx, &src, st)
@@ -182,6 +201,9 @@ func (c *Controller) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	}
 	c.watches.ensure(ctx, req.NamespacedName, st.desired, c.namespaceOf(src.Namespace))
 	rep, err := c.compare(ctx, &src, st)
+	if err != nil && ctx.Err() != nil {
+		return reconcile.Result{}, nil // stopping
+	}
 	if err != nil {
 		c.opts.Log.Error("compare", "source", req.String(), "err", err)
 		st.pollErr = err

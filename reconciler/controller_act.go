@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/retry"
 
 	v1alpha1 "github.com/plumbline/plumbline/api/v1alpha1"
 	"github.com/plumbline/plumbline/diff"
@@ -85,15 +87,19 @@ func (c *Controller) revert(ctx context.Context, writer *Cluster, src *v1alpha1.
 		}
 	}
 	if len(added) > 0 {
-		live, m, err := writer.get(ctx, a.Object)
+		// Controllers write status all the time: read and write again on a conflict.
+		err := retry.OnError(retry.DefaultRetry, apierrors.IsConflict, func() error {
+			live, m, err := writer.get(ctx, a.Object)
+			if err != nil {
+				return err
+			}
+			without, err := diff.WithoutFields(live, added)
+			if err != nil {
+				return fmt.Errorf("%s: %w", a.Object, err)
+			}
+			return writer.update(ctx, m, without)
+		})
 		if err != nil {
-			return err
-		}
-		without, err := diff.WithoutFields(live, added)
-		if err != nil {
-			return fmt.Errorf("%s: %w", a.Object, err)
-		}
-		if err := writer.update(ctx, m, without); err != nil {
 			return err
 		}
 	}

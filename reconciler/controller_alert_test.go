@@ -62,7 +62,7 @@ func TestControllerAlertsOnOutOfBandEdit(t *testing.T) {
 	if src.Status.Findings["Modified"] != 1 || src.Status.Incidents[0].State != v1alpha1.IncidentOpen {
 		t.Errorf("status findings %v, incidents %+v", src.Status.Findings, src.Status.Incidents)
 	}
-	s.eventually(5*time.Second, "a DriftDetected Event on the Deployment", func() bool {
+	s.eventually(15*time.Second, "a DriftDetected Event on the Deployment", func() bool {
 		var events eventsv1.EventList
 		if err := s.client.List(t.Context(), &events, client.InNamespace(s.ns)); err != nil {
 			t.Fatal(err)

@@ -20,7 +20,7 @@ import (
 func (c *Controller) settle(ctx context.Context, src *v1alpha1.Source, st *sourceState, rep *report.Report) (time.Duration, error) {
 	key := types.NamespacedName{Namespace: src.Namespace, Name: src.Name}
 	now := c.opts.Now()
-	incidents, notes := trackIncidents(key.String(), incidentsOf(key.String(), src.Status.Incidents), rep, now)
+	incidents, notes := trackIncidents(key.String(), st.incidents, rep, now)
 	notes = append(notes, c.fights(key.String(), st, incidents, now)...)
 
 	blocked := ""
@@ -41,6 +41,7 @@ func (c *Controller) settle(ctx context.Context, src *v1alpha1.Source, st *sourc
 	}
 	wait, actNotes, applied := c.act(ctx, src, st, d, incidents, now)
 	notes = append(notes, actNotes...)
+	st.incidents = incidents
 	if err := c.writeStatus(ctx, src, st, rep, incidents, applied); err != nil {
 		return 0, err
 	}
@@ -79,13 +80,21 @@ func batch(notes []Notification) []Notification {
 // notify tells the notifier, records the Event that goes with it, and observes how long the
 // drift took from its watch event to here.
 func (c *Controller) notify(ctx context.Context, st *sourceState, n Notification) {
+	var objects []report.ObjectRef
+	byObject := map[report.ObjectRef][]*report.Incident{}
 	for _, inc := range n.Incidents {
 		if n.Event == EventOpened {
 			if at, ok := c.takeChangedAt(st, inc.Object); ok {
 				c.metrics.DetectionLatency.Observe(c.opts.Now().Sub(at).Seconds())
 			}
 		}
-		c.objectEvent(n, inc)
+		if _, ok := byObject[inc.Object]; !ok {
+			objects = append(objects, inc.Object)
+		}
+		byObject[inc.Object] = append(byObject[inc.Object], inc)
+	}
+	for _, o := range objects { // one Event per object: the events API folds same-reason Events
+		c.objectEvent(n, o, byObject[o])
 	}
 	if err := c.opts.Notifier.Notify(ctx, n); err != nil {
 		c.opts.Log.Error("notify", "source", n.Source, "event", string(n.Event), "err", err)

@@ -6,12 +6,15 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/client"
+	"k8s.io/client-go/util/retry"
 
 	v1alpha1 "github.com/plumbline/plumbline/api/v1alpha1"
 	"github.com/plumbline/plumbline/report"
@@ -32,8 +35,9 @@ func (c *Controller) writeStatus(ctx context.Context, src *v1alpha1.Source, st *
 	s.ObservedGeneration = src.Generation
 	s.LastFetchedRevision = st.revision.Revision
 	if applied {
-		s.LastAppliedRevision = st.revision.Revision
+		st.appliedRevision = st.revision.Revision
 	}
+	s.LastAppliedRevision = st.appliedRevision
 	s.Findings = map[string]int32{}
 	for t, n := range rep.Summary.ByType {
 		s.Findings[string(t)] = int32(n)
@@ -70,9 +74,34 @@ func (c *Controller) writeStatus(ctx context.Context, src *v1alpha1.Source, st *
 	}
 	apimeta.SetStatusCondition(&s.Conditions, drifted)
 	c.metrics.findings(keyOfSource(src).String(), rep)
-	if err := c.client.Status().Patch(ctx, src, client.MergeFrom(orig)); err != nil {
-		return fmt.Errorf("Source %s: write status: %w", keyOfSource(src), err)
+	return c.saveStatus(ctx, src, orig, st)
+}
+
+// saveStatus writes src.Status when it differs from what was last written. The cached Source a
+// reconcile starts from may lag behind the last write, so the status is written whole with an
+// Update, re-read from the API server on a conflict: never a patch against a stale base. An
+// unchanged status costs no request.
+func (c *Controller) saveStatus(ctx context.Context, src, orig *v1alpha1.Source, st *sourceState) error {
+	status := *src.Status.DeepCopy()
+	if st.written != nil && apiequality.Semantic.DeepEqual(*st.written, status) && apiequality.Semantic.DeepEqual(orig.Status, status) {
+		return nil
 	}
+	key := keyOfSource(src)
+	obj := src.DeepCopy()
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		obj.Status = *status.DeepCopy()
+		err := c.client.Status().Update(ctx, obj)
+		if apierrors.IsConflict(err) {
+			if getErr := c.reader.Get(ctx, key, obj); getErr != nil {
+				return getErr
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("Source %s: write status: %w", key, err)
+	}
+	st.written = &status
 	return nil
 }
 
@@ -93,10 +122,7 @@ func (c *Controller) writeFailedStatus(ctx context.Context, src *v1alpha1.Source
 		Type: v1alpha1.ConditionReady, Status: metav1.ConditionFalse, Reason: reasonOf(st.pollErr),
 		Message: truncate(st.pollErr.Error(), 2048), ObservedGeneration: src.Generation,
 	})
-	if err := c.client.Status().Patch(ctx, src, client.MergeFrom(orig)); err != nil {
-		return fmt.Errorf("Source %s: write status: %w", key, err)
-	}
-	return nil
+	return c.saveStatus(ctx, src, orig, st)
 }
 
 func reasonOf(err error) string {
@@ -128,8 +154,9 @@ func (c *Controller) event(src *v1alpha1.Source, kind, reason, note string) {
 	}
 }
 
-// objectEvent records the Event of an incident notification on the drifted object.
-func (c *Controller) objectEvent(n Notification, inc *report.Incident) {
+// objectEvent records the Event of a notification on one drifted object, with the messages of
+// all its incidents.
+func (c *Controller) objectEvent(n Notification, obj report.ObjectRef, incs []*report.Incident) {
 	if c.opts.Recorder == nil {
 		return
 	}
@@ -148,17 +175,22 @@ func (c *Controller) objectEvent(n Notification, inc *report.Incident) {
 	default:
 		return
 	}
-	note := n.Detail
-	if note == "" && len(inc.Findings) > 0 {
-		note = inc.Findings[0].Message
+	var notes []string
+	if n.Detail != "" {
+		notes = append(notes, n.Detail)
 	}
-	if note == "" {
-		note = string(inc.Type)
+	for _, inc := range incs {
+		if n.Detail == "" && len(inc.Findings) > 0 {
+			notes = append(notes, inc.Findings[0].Message)
+		}
 	}
-	obj := &unstructured.Unstructured{}
-	obj.SetAPIVersion(inc.Object.APIVersion)
-	obj.SetKind(inc.Object.Kind)
-	obj.SetNamespace(inc.Object.Namespace)
-	obj.SetName(inc.Object.Name)
-	c.opts.Recorder.Eventf(obj, nil, kind, reason, "Reconcile", "%s (source %s)", truncate(note, 1024), n.Source)
+	if len(notes) == 0 {
+		notes = append(notes, string(incs[0].Type))
+	}
+	u := &unstructured.Unstructured{}
+	u.SetAPIVersion(obj.APIVersion)
+	u.SetKind(obj.Kind)
+	u.SetNamespace(obj.Namespace)
+	u.SetName(obj.Name)
+	c.opts.Recorder.Eventf(u, nil, kind, reason, "Reconcile", "%s (source %s)", truncate(strings.Join(notes, "; "), 1000), n.Source)
 }

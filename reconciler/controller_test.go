@@ -3,6 +3,7 @@ package reconciler
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -173,6 +175,7 @@ func (s *controllerScene) start() {
 			s.t.Fatal(err)
 		}
 	}
+	ctrl.SetLogger(logr.FromSlogHandler(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})))
 	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
@@ -185,7 +188,7 @@ func (s *controllerScene) start() {
 		s.t.Fatal(err)
 	}
 	ctl, err := NewController(mgr.GetClient(), env.Config, ControllerOptions{
-		GitCacheDir: s.t.TempDir(), Notifier: s.notes, Recorder: mgr.GetEventRecorder("plumbline"),
+		GitCacheDir: s.t.TempDir(), Notifier: s.notes, APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("plumbline"),
 		RevertBackoff: Backoff{Initial: 200 * time.Millisecond, Factor: 1.5, Cap: 2 * time.Second, Quiet: 10 * time.Second},
 	})
 	if err != nil {
@@ -236,13 +239,18 @@ func (s *controllerScene) eventually(d time.Duration, what string, cond func() b
 // ready waits for the Source to be Ready=True with the given count of open incidents.
 func (s *controllerScene) ready(incidents int) *v1alpha1.Source {
 	s.t.Helper()
-	var src *v1alpha1.Source
-	s.eventually(30*time.Second, fmt.Sprintf("Source Ready with %d incidents", incidents), func() bool {
-		src = s.source()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		src := s.source()
 		c := findCondition(src, v1alpha1.ConditionReady)
-		return c != nil && c.Status == metav1.ConditionTrue && len(src.Status.Incidents) == incidents
-	})
-	return src
+		if c != nil && c.Status == metav1.ConditionTrue && len(src.Status.Incidents) == incidents {
+			return src
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("after 30s: no Source Ready with %d incidents; status %+v\nnotifications:\n%s", incidents, src.Status, s.notes)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func findCondition(src *v1alpha1.Source, t string) *metav1.Condition {
@@ -288,4 +296,14 @@ func containsLine(lines []string, want string) bool {
 		}
 	}
 	return false
+}
+
+// readFixture returns one file of testdata/<fixture>.
+func readFixture(t *testing.T, fixture, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", fixture, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
