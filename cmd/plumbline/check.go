@@ -38,7 +38,7 @@ Exit status: 0 nothing found; 1 a policy violation at or above --fail-on, or an 
 	f.source.register(cmd.Flags())
 	f.checks.register(cmd.Flags())
 	cmd.Flags().StringVarP(&f.output, "output", "o", "text", "output format: text or json")
-	cmd.Flags().DurationVar(&f.timeout, "timeout", 5*time.Minute, "give up after this long")
+	registerTimeout(cmd.Flags(), &f.timeout)
 	return cmd
 }
 
@@ -54,7 +54,10 @@ func (f *checkCmdFlags) run(cmd *cobra.Command, g *globalFlags) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(cmd.Context(), f.timeout)
+	ctx, cancel, err := withTimeout(cmd.Context(), f.timeout)
+	if err != nil {
+		return err
+	}
 	defer cancel()
 	state, err := f.source.load(ctx, noSecrets)
 	if err != nil {
