@@ -12,10 +12,11 @@ import (
 )
 
 type checkCmdFlags struct {
-	source  sourceFlags
-	checks  checkFlags
-	output  string
-	timeout time.Duration
+	source    sourceFlags
+	checks    checkFlags
+	output    string
+	namespace string
+	timeout   time.Duration
 }
 
 func newCheckCommand(g *globalFlags) *cobra.Command {
@@ -38,6 +39,7 @@ Exit status: 0 nothing found; 1 a policy violation at or above --fail-on, or an 
 	f.source.register(cmd.Flags())
 	f.checks.register(cmd.Flags())
 	cmd.Flags().StringVarP(&f.output, "output", "o", "text", "output format: text or json")
+	cmd.Flags().StringVarP(&f.namespace, "namespace", "n", "default", "namespace for namespaced objects that declare none, as diff and kubectl apply -n give it; policy rules match on it")
 	registerTimeout(cmd.Flags(), &f.timeout)
 	return cmd
 }
@@ -72,7 +74,9 @@ func (f *checkCmdFlags) run(cmd *cobra.Command, g *globalFlags) error {
 	if err != nil {
 		return err
 	}
-	r, err := reconciler.Check(ctx, state.objects, reconciler.CheckOptions{Source: state.source, Images: imgs, Policy: engine})
+	r, err := reconciler.Check(ctx, state.objects, reconciler.CheckOptions{
+		Source: state.source, Images: imgs, Policy: engine, DefaultNamespace: f.namespace,
+	})
 	if err != nil {
 		return err
 	}
