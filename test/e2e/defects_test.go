@@ -154,3 +154,75 @@ func TestNamespaceGlobPolicyWithNamespaceFromTheCommandLine(t *testing.T) {
 		}
 	})
 }
+
+// TestRebuiltTagSeenOnEveryRun is the mission's first story, run twice by one user: lock, diff
+// (no drift), rebuild the tag, diff again. The second diff must see the rebuild although the
+// first one ran a moment before with the same HOME, where a default digest cache would keep the
+// approved digest for minutes. A cache across runs is opt-in (--cache-dir), and it trades
+// exactly that: inside its TTL a rebuild goes unseen.
+func TestRebuiltTagSeenOnEveryRun(t *testing.T) {
+	reg := newTestRegistry(t)
+	image := reg.image("team/nginx:1.21.0")
+	approved := reg.pushImage(t, image)
+	dir := webApp(t, image)
+	ns := newNamespace(t, "rebuild-twice")
+	home := t.TempDir()
+	plumblineAs := func(args ...string) (result, report.Report) {
+		t.Helper()
+		r := runAs(t, home, plumbline, args...)
+		if !strings.HasPrefix(strings.TrimSpace(r.stdout), "{") {
+			return r, report.Report{}
+		}
+		return r, decodeReport(t, r.stdout)
+	}
+	diffArgs := []string{"diff", "--path", dir, "-n", ns, "-o", "json"}
+
+	if r, _ := plumblineAs("images", "lock", "--path", dir); r.code != 0 {
+		t.Fatalf("images lock: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	kubectl(t, "apply", "--server-side", "-n", ns, "-f", filepath.Join(dir, "deployment.yaml"))
+	if r, rep := plumblineAs(diffArgs...); r.code != 0 {
+		t.Fatalf("locked and applied: exit %d, want 0\n%+v\n%s", r.code, rep.Findings, r.stderr)
+	}
+
+	rebuilt := reg.pushImage(t, image)
+	mutated := "Image: " + image + " was rebuilt under the same tag: approved " + short(approved) + ", registry now serves " + short(rebuilt)
+	r, rep := plumblineAs(diffArgs...)
+	if r.code != 1 || !hasFinding(rep, report.ImageTagMutated, mutated) {
+		t.Fatalf("diff right after the rebuild: exit %d, want 1 and %q\n%s%s", r.code, mutated, r.stdout, r.stderr)
+	}
+	if kept, _ := filepath.Glob(filepath.Join(home, ".cache", "*")); len(kept) > 0 {
+		t.Errorf("without --cache-dir a run kept %v in the user's cache folder", kept)
+	}
+
+	// Opt in: the rebuild approved, a run fills the cache; the next rebuild is unseen with the
+	// cache, inside its TTL, and seen without it.
+	if r, _ := plumblineAs("images", "lock", "--path", dir); r.code != 0 {
+		t.Fatalf("images lock after the rebuild: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	cache := filepath.Join(home, "digests")
+	if r, rep := plumblineAs(append(diffArgs, "--cache-dir", cache)...); r.code != 0 {
+		t.Fatalf("re-locked, with --cache-dir: exit %d, want 0\n%+v\n%s", r.code, rep.Findings, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(cache, "image-digests.json")); err != nil {
+		t.Fatalf("--cache-dir kept nothing: %v", err)
+	}
+	again := reg.pushImage(t, image)
+	if r, rep := plumblineAs(append(diffArgs, "--cache-dir", cache)...); r.code != 0 {
+		t.Errorf("with --cache-dir inside its TTL: exit %d, want 0 (the trade the README states)\n%+v", r.code, rep.Findings)
+	}
+	mutated = "Image: " + image + " was rebuilt under the same tag: approved " + short(rebuilt) + ", registry now serves " + short(again)
+	if r, rep := plumblineAs(diffArgs...); r.code != 1 || !hasFinding(rep, report.ImageTagMutated, mutated) {
+		t.Errorf("without --cache-dir: exit %d, want 1 and %q\n%s%s", r.code, mutated, r.stdout, r.stderr)
+	}
+}
+
+// hasFinding reports whether rep holds a finding of that type whose message starts with msg.
+func hasFinding(rep report.Report, typ report.FindingType, msg string) bool {
+	for _, f := range rep.Findings {
+		if f.Type == typ && strings.HasPrefix(f.Message, msg) {
+			return true
+		}
+	}
+	return false
+}
