@@ -39,6 +39,7 @@ func (d *demo) run(ctx context.Context) error {
 	d.section("Set-up: Git, a registry, a cluster")
 	d.say("Git repository %s (commit %s) declares a Deployment, a Service and a ConfigMap in apps/prod.", d.repo, sha)
 	d.say("Registry %s serves %s as %s.", d.registry.host, nginx, approved)
+	d.say("Namespace %s of your cluster holds the demo's objects; the demo deletes it when it ends.", d.namespace)
 	d.say("(Every diff asks the registry for each tag: one HEAD, which registries do not count as a pull.)")
 	d.say("The platform team approves the image by locking its digest and merging the lock file:")
 	d.plumbline(ctx, exitOK, "images", "lock", "--path", d.path("apps/prod"))
