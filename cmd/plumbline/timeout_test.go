@@ -3,19 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
-	"io"
-	"log"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
-	"github.com/google/go-containerregistry/pkg/v1/random"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
 func TestWithTimeout(t *testing.T) {
@@ -75,37 +67,7 @@ func TestWithTimeout(t *testing.T) {
 // TestTimeoutZeroMeansNoLimit runs each command that takes --timeout with 0: each must do its
 // work, as diff always did, not fail at once with "context deadline exceeded".
 func TestTimeoutZeroMeansNoLimit(t *testing.T) {
-	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-	t.Cleanup(srv.Close)
-	image := strings.TrimPrefix(srv.URL, "http://") + "/team/web:1.0"
-	ref, err := name.ParseReference(image)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := random.Image(256, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Write(ref, img); err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	deployment := `apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web, namespace: shop}
-spec:
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      containers:
-      - name: web
-        image: ` + image + `
-        securityContext: {allowPrivilegeEscalation: false}
-`
-	if err := os.WriteFile(filepath.Join(dir, "deployment.yaml"), []byte(deployment), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	dir := webFolder(t, servedImage(t))
 	t.Setenv("DOCKER_CONFIG", t.TempDir())
 
 	steps := []struct {
