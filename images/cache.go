@@ -13,13 +13,9 @@ type cacheKey struct {
 	identity string
 }
 
-// cacheEntry is one resolution and when the registry gave it. resolved travels with the entry
-// (also into a saved cache), so that every reader judges its age by its own TTL: a controller
-// whose TTL is its Source's interval, a CLI run with a shorter --cache-ttl.
 type cacheEntry struct {
-	res      Resolution
-	resolved time.Time
-	expires  time.Time
+	res     Resolution
+	expires time.Time
 }
 
 // resolutionCache holds tag resolutions for a TTL. It sweeps expired entries
@@ -66,7 +62,7 @@ func (c *resolutionCache) put(k cacheKey, res Resolution) {
 			c.sweepAt *= 2
 		}
 	}
-	c.entries[k] = cacheEntry{res: res, resolved: now, expires: now.Add(c.ttl)}
+	c.entries[k] = cacheEntry{res: res, expires: now.Add(c.ttl)}
 }
 
 // manifestCache keeps raw manifests by digest. A digest names its content, so

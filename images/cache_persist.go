@@ -20,7 +20,9 @@ type savedEntry struct {
 	Ref        string     `json:"ref"`
 	Identity   string     `json:"identity"`
 	Resolution Resolution `json:"resolution"`
-	// Resolved is when the registry gave the resolution; zero in files of older releases.
+	// Resolved is when the registry gave the resolution (an entry expires one TTL after it, or
+	// earlier when it was loaded from a file), so that a reader with another TTL judges the
+	// entry's age by its own; zero in files of older releases.
 	Resolved time.Time `json:"resolved,omitzero"`
 	Expires  time.Time `json:"expires"`
 }
@@ -35,7 +37,7 @@ func (r *Resolver) SaveCache(w io.Writer) error {
 	now := c.now()
 	for k, e := range c.entries {
 		if now.Before(e.expires) {
-			out.Entries = append(out.Entries, savedEntry{Ref: k.ref, Identity: k.identity, Resolution: e.res, Resolved: e.resolved, Expires: e.expires})
+			out.Entries = append(out.Entries, savedEntry{Ref: k.ref, Identity: k.identity, Resolution: e.res, Resolved: e.expires.Add(-c.ttl), Expires: e.expires})
 		}
 	}
 	c.mu.Unlock()
@@ -72,7 +74,7 @@ func (r *Resolver) LoadCache(rd io.Reader) error {
 		if !now.Before(e.Expires) {
 			continue
 		}
-		c.entries[cacheKey{ref: e.Ref, identity: e.Identity}] = cacheEntry{res: e.Resolution, resolved: resolved, expires: e.Expires}
+		c.entries[cacheKey{ref: e.Ref, identity: e.Identity}] = cacheEntry{res: e.Resolution, expires: e.Expires}
 	}
 	return nil
 }
