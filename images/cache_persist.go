@@ -71,9 +71,6 @@ func (r *Resolver) LoadCache(rd io.Reader) error {
 		if limit := resolved.Add(c.ttl); e.Expires.After(limit) {
 			e.Expires = limit
 		}
-		if !now.Before(e.Expires) {
-			continue
-		}
 		c.entries[cacheKey{ref: e.Ref, identity: e.Identity}] = cacheEntry{res: e.Resolution, expires: e.Expires}
 	}
 	return nil
