@@ -20,7 +20,11 @@ type savedEntry struct {
 	Ref        string     `json:"ref"`
 	Identity   string     `json:"identity"`
 	Resolution Resolution `json:"resolution"`
-	Expires    time.Time  `json:"expires"`
+	// Resolved is when the registry gave the resolution (an entry expires one TTL after it, or
+	// earlier when it was loaded from a file), so that a reader with another TTL judges the
+	// entry's age by its own; zero in files of older releases.
+	Resolved time.Time `json:"resolved,omitzero"`
+	Expires  time.Time `json:"expires"`
 }
 
 const savedCacheVersion = 1
@@ -33,7 +37,7 @@ func (r *Resolver) SaveCache(w io.Writer) error {
 	now := c.now()
 	for k, e := range c.entries {
 		if now.Before(e.expires) {
-			out.Entries = append(out.Entries, savedEntry{Ref: k.ref, Identity: k.identity, Resolution: e.res, Expires: e.expires})
+			out.Entries = append(out.Entries, savedEntry{Ref: k.ref, Identity: k.identity, Resolution: e.res, Resolved: e.expires.Add(-c.ttl), Expires: e.expires})
 		}
 	}
 	c.mu.Unlock()
@@ -41,8 +45,9 @@ func (r *Resolver) SaveCache(w io.Writer) error {
 }
 
 // LoadCache adds the resolutions that SaveCache wrote and that have not expired. An entry
-// never lives longer than this Resolver's TTL from now, whatever the file says. A file of
-// another version is ignored; one that does not parse is an error.
+// never lives longer than this Resolver's TTL from when the registry gave it (from now, for a
+// file that does not say when), whatever TTL the process that saved it had. A file of another
+// version is ignored; one that does not parse is an error.
 func (r *Resolver) LoadCache(rd io.Reader) error {
 	var in savedCache
 	if err := json.NewDecoder(rd).Decode(&in); err != nil {
@@ -59,7 +64,11 @@ func (r *Resolver) LoadCache(rd io.Reader) error {
 		if !now.Before(e.Expires) || ValidateDigest(e.Resolution.Digest) != nil {
 			continue
 		}
-		if limit := now.Add(c.ttl); e.Expires.After(limit) {
+		resolved := e.Resolved
+		if resolved.IsZero() || resolved.After(now) {
+			resolved = now
+		}
+		if limit := resolved.Add(c.ttl); e.Expires.After(limit) {
 			e.Expires = limit
 		}
 		c.entries[cacheKey{ref: e.Ref, identity: e.Identity}] = cacheEntry{res: e.Resolution, expires: e.Expires}

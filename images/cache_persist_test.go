@@ -73,3 +73,45 @@ func TestSavedCacheSpansProcesses(t *testing.T) {
 		t.Error("a corrupt cache file loaded without error")
 	}
 }
+
+// TestSavedEntryAgesFromItsResolution: a Resolver with a shorter TTL than the one that saved a
+// cache (a controller whose TTL is its Source's interval, a run with a shorter --cache-ttl)
+// judges a saved digest by when the registry gave it, not by when the file was read.
+func TestSavedEntryAgesFromItsResolution(t *testing.T) {
+	ctx := context.Background()
+	reg, ref, _ := pushed(t)
+	clock := newFakeClock()
+	long := newResolver(t, WithClock(clock.Now), WithCacheTTL(time.Hour))
+	if _, err := long.Resolve(ctx, ref, nil); err != nil {
+		t.Fatal(err)
+	}
+	var saved bytes.Buffer
+	if err := long.SaveCache(&saved); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, tt := range []struct {
+		name      string
+		age, ttl  time.Duration
+		wantHeads int
+	}{
+		{name: "younger than the reader's TTL", age: 10 * time.Second, ttl: 30 * time.Second, wantHeads: 0},
+		{name: "older than the reader's TTL", age: time.Minute, ttl: 30 * time.Second, wantHeads: 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			at := newFakeClock()
+			at.Advance(tt.age)
+			reader := newResolver(t, WithClock(at.Now), WithCacheTTL(tt.ttl))
+			if err := reader.LoadCache(bytes.NewReader(saved.Bytes())); err != nil {
+				t.Fatal(err)
+			}
+			reg.reset()
+			if _, err := reader.Resolve(ctx, ref, nil); err != nil {
+				t.Fatal(err)
+			}
+			if _, heads, _ := reg.counts(); heads != tt.wantHeads {
+				t.Errorf("a digest resolved %s ago, read with a %s TTL: %d HEADs, want %d", tt.age, tt.ttl, heads, tt.wantHeads)
+			}
+		})
+	}
+}

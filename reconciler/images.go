@@ -102,7 +102,7 @@ func checkImages(ctx context.Context, targets []*target, running runningFunc, op
 				in.Layers = layerChanges(ctx, opts, layers, u, a.Digest, in.Resolution.Digest)
 			}
 		}
-		if running != nil && u.t.live != nil && u.w.pods != nil {
+		if running != nil && u.t.live != nil && u.w.podsKnown() {
 			in.Running = running(u.t, u.w)
 		}
 		results, err := images.Check(in)

@@ -7,7 +7,6 @@ import (
 	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/plumbline/plumbline/images"
@@ -57,7 +56,7 @@ func (c *Cluster) runningImages(ctx context.Context, targets []*target) (running
 		var out []images.RunningImage
 		pods := namespaces[t.desired.Object.GetNamespace()]
 		for i := range pods {
-			if w.pods.Matches(labels.Set(pods[i].Labels)) {
+			if w.runs(&pods[i]) {
 				out = append(out, images.RunningImages(&pods[i])...)
 			}
 		}

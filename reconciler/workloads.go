@@ -18,6 +18,20 @@ type workload struct {
 	// pods selects the workload's pods in its namespace; nil when they cannot be told apart
 	// (a CronJob's pods belong to Jobs that do not exist yet).
 	pods labels.Selector
+	// pod is set for a bare Pod: it is its own one pod, matched by name. Its labels select
+	// nothing of its own (no labels would select every pod of the namespace).
+	pod string
+}
+
+// podsKnown reports whether the workload's pods can be told apart from the others.
+func (w workload) podsKnown() bool { return w.pod != "" || w.pods != nil }
+
+// runs reports whether pod is one of the workload's pods.
+func (w workload) runs(pod *corev1.Pod) bool {
+	if w.pod != "" {
+		return pod.Name == w.pod
+	}
+	return w.pods != nil && w.pods.Matches(labels.Set(pod.Labels))
 }
 
 // workloadOf returns the pod template of u, or false when u does not run pods.
@@ -38,7 +52,7 @@ func workloadOf(u *unstructured.Unstructured) (workload, bool, error) {
 		var p corev1.Pod
 		err = from(&p)
 		w.spec = &p.Spec
-		w.pods = labels.SelectorFromSet(labels.Set(p.Labels))
+		w.pod = p.Name
 	case "Deployment":
 		var d appsv1.Deployment
 		err, w.spec, sel = from(&d), &d.Spec.Template.Spec, d.Spec.Selector

@@ -12,10 +12,11 @@ import (
 )
 
 type checkCmdFlags struct {
-	source  sourceFlags
-	checks  checkFlags
-	output  string
-	timeout time.Duration
+	source    sourceFlags
+	checks    checkFlags
+	output    string
+	namespace string
+	timeout   time.Duration
 }
 
 func newCheckCommand(g *globalFlags) *cobra.Command {
@@ -38,7 +39,8 @@ Exit status: 0 nothing found; 1 a policy violation at or above --fail-on, or an 
 	f.source.register(cmd.Flags())
 	f.checks.register(cmd.Flags())
 	cmd.Flags().StringVarP(&f.output, "output", "o", "text", "output format: text or json")
-	cmd.Flags().DurationVar(&f.timeout, "timeout", 5*time.Minute, "give up after this long")
+	cmd.Flags().StringVarP(&f.namespace, "namespace", "n", "default", "namespace for namespaced objects that declare none, as diff and kubectl apply -n give it; policy rules match on it")
+	registerTimeout(cmd.Flags(), &f.timeout)
 	return cmd
 }
 
@@ -54,7 +56,10 @@ func (f *checkCmdFlags) run(cmd *cobra.Command, g *globalFlags) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(cmd.Context(), f.timeout)
+	ctx, cancel, err := withTimeout(cmd.Context(), f.timeout)
+	if err != nil {
+		return err
+	}
 	defer cancel()
 	state, err := f.source.load(ctx, noSecrets)
 	if err != nil {
@@ -69,7 +74,9 @@ func (f *checkCmdFlags) run(cmd *cobra.Command, g *globalFlags) error {
 	if err != nil {
 		return err
 	}
-	r, err := reconciler.Check(ctx, state.objects, reconciler.CheckOptions{Source: state.source, Images: imgs, Policy: engine})
+	r, err := reconciler.Check(ctx, state.objects, reconciler.CheckOptions{
+		Source: state.source, Images: imgs, Policy: engine, DefaultNamespace: f.namespace,
+	})
 	if err != nil {
 		return err
 	}

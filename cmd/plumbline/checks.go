@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -22,6 +23,7 @@ type checkFlags struct {
 	skipImages bool
 	offline    bool
 	cacheDir   string
+	cacheTTL   time.Duration
 
 	resolver *images.Resolver
 }
@@ -31,15 +33,17 @@ func (f *checkFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.failOn, "fail-on", "high", "lowest policy severity that makes the exit status 1: low, medium, high or critical")
 	fs.BoolVar(&f.skipImages, "skip-images", false, "do not check images at all")
 	fs.BoolVar(&f.offline, "offline", false, "check image approvals without asking registries (a rebuilt tag goes unseen)")
-	fs.StringVar(&f.cacheDir, "cache-dir", defaultCacheDir(), "keep resolved image digests here for 5 minutes, across runs; empty keeps none")
+	fs.StringVar(&f.cacheDir, "cache-dir", "", "reuse the image digests of earlier runs kept in this folder, for --cache-ttl: fewer registry requests, but a tag rebuilt inside the TTL goes unseen until it ends (default: none, every run asks the registry)")
+	fs.DurationVar(&f.cacheTTL, "cache-ttl", images.DefaultCacheTTL, "with --cache-dir, how long a resolved digest is reused")
 }
 
-func defaultCacheDir() string {
-	dir, err := os.UserCacheDir()
-	if err != nil {
-		return ""
+// resolverTTL is how long a resolution is reused. Without --cache-dir it is reused only inside
+// this run (every tag is still asked once per run), so the TTL needs only to outlast the run.
+func (f *checkFlags) resolverTTL() time.Duration {
+	if f.cacheDir == "" {
+		return images.DefaultCacheTTL
 	}
-	return filepath.Join(dir, "plumbline")
+	return f.cacheTTL
 }
 
 // digestCacheFile is where resolved digests are kept between runs.
@@ -87,7 +91,10 @@ func (f *checkFlags) imageOptions(state *desiredState) (*reconciler.ImageOptions
 	}
 	opts := &reconciler.ImageOptions{Lock: lock, Keychain: images.DockerKeychain()}
 	if !f.offline {
-		if opts.Resolver, err = images.NewResolver(images.WithUserAgent("plumbline/" + version)); err != nil {
+		if f.cacheTTL < 0 {
+			return nil, fmt.Errorf("--cache-ttl %s: want 0 (no reuse) or a positive duration", f.cacheTTL)
+		}
+		if opts.Resolver, err = images.NewResolver(images.WithUserAgent("plumbline/"+version), images.WithCacheTTL(f.resolverTTL())); err != nil {
 			return nil, err
 		}
 		f.resolver = opts.Resolver

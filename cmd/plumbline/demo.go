@@ -3,9 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -23,18 +23,26 @@ func newDemoCommand(g *globalFlags) *cobra.Command {
 namespace of the cluster in your kubeconfig, and tells the stories: an out-of-band kubectl edit
 (who changed what, and the policy it breaks), an image rebuilt under the same tag, pods running a
 digest nobody approved, objects added and removed behind Git's back, and a pull request that
-'plumbline check' fails. 'make demo' runs it on a local control plane that it starts and stops.`,
+'plumbline check' fails. 'make demo' runs it on a local control plane that it starts and stops.
+
+Whatever the outcome (success, a story that fails, Ctrl-C or SIGTERM), the demo deletes its
+namespace, and everything in it, before it exits, and waits up to a minute for it to be gone.
+Its namespace carries the label plumbline.dev/demo=true, should a killed run leave one behind.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			d, err := newDemo(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), g)
+			ctx := cmd.Context()
+			d, err := newDemo(ctx, cmd.OutOrStdout(), cmd.ErrOrStderr(), g)
 			if err != nil {
 				return err
 			}
-			defer d.close(keep)
-			return d.run(cmd.Context())
+			err = d.run(ctx)
+			if ctx.Err() != nil {
+				err = fmt.Errorf("demo interrupted: %w", context.Cause(ctx))
+			}
+			return errors.Join(err, d.close(ctx, keep))
 		},
 	}
-	cmd.Flags().BoolVar(&keep, "keep", false, "keep the Git repository on disk and print where it is")
+	cmd.Flags().BoolVar(&keep, "keep", false, "keep the Git repository on disk and print where it is (the namespace is deleted all the same)")
 	return cmd
 }
 
@@ -48,15 +56,6 @@ type demo struct {
 	namespace   string
 	kube        *kubernetes.Clientset // for what the demo does behind the scenes (pod status)
 	failures    []string
-}
-
-func (d *demo) close(keep bool) {
-	d.registry.close()
-	if keep {
-		fmt.Fprintf(d.out, "\nThe demo repository stays at %s\n", d.repo)
-		return
-	}
-	os.RemoveAll(d.dir)
 }
 
 // section prints a story's title.

@@ -53,15 +53,13 @@ func newDemo(ctx context.Context, out, errOut io.Writer, g *globalFlags) (*demo,
 	}
 	d.repo = filepath.Join(d.dir, "platform-apps")
 	suffix := make([]byte, 3)
-	if _, err := rand.Read(suffix); err != nil {
-		return nil, err
-	}
-	d.namespace = "shop-" + hex.EncodeToString(suffix)
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: d.namespace}}
+	rand.Read(suffix) // never fails (crypto/rand)
+	name := "shop-" + hex.EncodeToString(suffix)
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{demoLabel: "true"}}}
 	if _, err := cs.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
-		d.close(false)
-		return nil, fmt.Errorf("create namespace %s: %w", d.namespace, err)
+		return nil, errors.Join(fmt.Errorf("create namespace %s: %w", name, err), d.close(ctx, false))
 	}
+	d.namespace = name // from here on, close deletes it
 	return d, nil
 }
 

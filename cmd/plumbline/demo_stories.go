@@ -34,13 +34,13 @@ func (d *demo) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	diff := []string{"diff", "--repo", "file://" + d.repo, "--path", "apps/prod", "-n", d.namespace, "--source-name", demoSource, "--cache-dir="}
+	diff := []string{"diff", "--repo", "file://" + d.repo, "--path", "apps/prod", "-n", d.namespace, "--source-name", demoSource}
 
 	d.section("Set-up: Git, a registry, a cluster")
 	d.say("Git repository %s (commit %s) declares a Deployment, a Service and a ConfigMap in apps/prod.", d.repo, sha)
 	d.say("Registry %s serves %s as %s.", d.registry.host, nginx, approved)
-	d.say("(Each diff here passes --cache-dir= to ask the registry every time; by default resolved")
-	d.say("digests are reused for 5 minutes, so steady state costs no registry request.)")
+	d.say("Namespace %s of your cluster holds the demo's objects; the demo deletes it when it ends.", d.namespace)
+	d.say("(Every diff asks the registry for each tag: one HEAD, which registries do not count as a pull.)")
 	d.say("The platform team approves the image by locking its digest and merging the lock file:")
 	d.plumbline(ctx, exitOK, "images", "lock", "--path", d.path("apps/prod"))
 	if _, err := d.commit(nil, "Approve nginx 1.21.0"); err != nil {

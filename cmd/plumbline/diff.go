@@ -57,7 +57,7 @@ Exit status: 0 no drift, 1 drift, 2 error (as kubectl diff).`,
 	cmd.Flags().StringVar(&f.ignoreFile, "ignore-file", "", "YAML file of ignore rules (kind IgnoreRules)")
 	cmd.Flags().StringSliceVar(&f.interactive, "interactive-managers", diff.DefaultOptions().InteractiveManagers, "field managers (globs) that are people: what they add where Git is silent is drift")
 	cmd.Flags().BoolVar(&f.pullSecrets, "pull-secrets", false, "resolve each workload's images with its imagePullSecrets and its ServiceAccount's, as the kubelet pulls them (needs get on secrets and serviceaccounts), then the Docker config")
-	cmd.Flags().DurationVar(&f.timeout, "timeout", 5*time.Minute, "give up after this long")
+	registerTimeout(cmd.Flags(), &f.timeout)
 	return cmd
 }
 
@@ -65,12 +65,11 @@ func (f *diffFlags) run(cmd *cobra.Command, g *globalFlags) error {
 	if f.output != "text" && f.output != "json" {
 		return fmt.Errorf("--output %q: want text or json", f.output)
 	}
-	ctx := cmd.Context()
-	if f.timeout > 0 {
-		var cancel func()
-		ctx, cancel = context.WithTimeout(ctx, f.timeout)
-		defer cancel()
+	ctx, cancel, err := withTimeout(cmd.Context(), f.timeout)
+	if err != nil {
+		return err
 	}
+	defer cancel()
 	failOn, err := f.checks.failOnSeverity()
 	if err != nil {
 		return err

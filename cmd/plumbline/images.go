@@ -48,12 +48,15 @@ Registry credentials come from the Docker config file (~/.docker/config.json, DO
 		},
 	}
 	cmd.Flags().StringVar(&f.path, "path", ".", "folder of manifests on the local disk; the lock file is written into it")
-	cmd.Flags().DurationVar(&f.timeout, "timeout", 5*time.Minute, "give up after this long")
+	registerTimeout(cmd.Flags(), &f.timeout)
 	return cmd
 }
 
 func (f *lockFlags) run(ctx context.Context, out io.Writer) error {
-	ctx, cancel := context.WithTimeout(ctx, f.timeout)
+	ctx, cancel, err := withTimeout(ctx, f.timeout)
+	if err != nil {
+		return err
+	}
 	defer cancel()
 	src := sourceFlags{path: f.path}
 	state, err := src.loadLocal(ctx)
