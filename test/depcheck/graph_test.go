@@ -1,7 +1,9 @@
 package depcheck
 
 import (
+	"errors"
 	"fmt"
+	"go/build"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -134,37 +136,36 @@ func roomOf(path string) string {
 	return parts[0]
 }
 
-// goDirs returns the module's folders below root that hold non-test Go files, as package paths,
-// skipping testdata, hidden folders and nested modules: what `./...` must have loaded.
+// goDirs returns the module's folders below root that hold Go files the go command builds, as
+// package paths, skipping testdata, hidden folders and nested modules: what `./...` must have
+// loaded.
 func goDirs(root string) ([]string, error) {
 	var dirs []string
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || !d.IsDir() {
+			return err
+		}
+		name := d.Name()
+		if path != root && (name == "testdata" || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_")) {
+			return filepath.SkipDir
+		}
+		if _, err := os.Stat(filepath.Join(path, "go.mod")); err == nil && path != root {
+			return filepath.SkipDir
+		}
+		// Any other trouble with the folder is for the load to report.
+		var none *build.NoGoError
+		if _, err := build.ImportDir(path, 0); errors.As(err, &none) {
+			return nil
+		}
+		dir, err := filepath.Rel(root, path)
 		if err != nil {
 			return err
 		}
-		if d.IsDir() {
-			name := d.Name()
-			if path != root && (name == "testdata" || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_")) {
-				return filepath.SkipDir
-			}
-			if _, err := os.Stat(filepath.Join(path, "go.mod")); err == nil && path != root {
-				return filepath.SkipDir
-			}
-			return nil
+		pkg := module
+		if dir != "." {
+			pkg += "/" + filepath.ToSlash(dir)
 		}
-		if strings.HasSuffix(path, ".go") && !strings.HasSuffix(path, "_test.go") {
-			dir, err := filepath.Rel(root, filepath.Dir(path))
-			if err != nil {
-				return err
-			}
-			pkg := module
-			if dir != "." {
-				pkg += "/" + filepath.ToSlash(dir)
-			}
-			if !slices.Contains(dirs, pkg) {
-				dirs = append(dirs, pkg)
-			}
-		}
+		dirs = append(dirs, pkg)
 		return nil
 	})
 	return dirs, err
