@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/plumbline/plumbline/test/cluster"
 )
@@ -34,7 +35,9 @@ func run(m *testing.M) int {
 	}
 	defer os.RemoveAll(bin)
 	plumbline = filepath.Join(bin, "plumbline")
-	build := exec.Command("go", "build", "-o", plumbline, "github.com/plumbline/plumbline/cmd/plumbline")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	build := exec.CommandContext(ctx, "go", "build", "-o", plumbline, "github.com/plumbline/plumbline/cmd/plumbline")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build plumbline:", err)
@@ -49,23 +52,47 @@ type result struct {
 	code           int
 }
 
-// runCmd runs a command with KUBECONFIG set to the test control plane.
+// commandTimeout bounds one command of a test. They take seconds (the demo, which tells every
+// story, the most); the limit turns a hang into a failure that names the command.
+const commandTimeout = 3 * time.Minute
+
+// runCmd runs a command with KUBECONFIG set to the test control plane. The command is killed when
+// the test ends or after commandTimeout, whichever comes first, and a killed command fails the
+// test with what it printed so far.
 func runCmd(t *testing.T, extraEnv []string, name string, args ...string) result {
 	t.Helper()
-	cmd := exec.CommandContext(context.Background(), name, args...)
-	cmd.Env = append(append(os.Environ(), "KUBECONFIG="+env.Kubeconfig, "HOME="+t.TempDir()), extraEnv...)
+	ctx, cancel := context.WithTimeout(t.Context(), commandTimeout)
+	defer cancel()
+	environ := append(append(os.Environ(), "KUBECONFIG="+env.Kubeconfig, "HOME="+t.TempDir()), extraEnv...)
+	r, err := execute(ctx, environ, name, args...)
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s%s", name, strings.Join(args, " "), err, r.stdout, r.stderr)
+	}
+	return r
+}
+
+// execute runs name with args in environ until it exits or ctx ends. An exit status other than 0
+// is a result; a command that could not start or was killed is an error.
+func execute(ctx context.Context, environ []string, name string, args ...string) (result, error) {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = environ
+	// A child that keeps the output pipes open (kubectl's editor, say) does not hold Wait.
+	cmd.WaitDelay = 5 * time.Second
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
+	r := result{stdout: stdout.String(), stderr: stderr.String()}
+	if ctx.Err() != nil {
+		return r, fmt.Errorf("killed: %w", context.Cause(ctx))
+	}
 	var exit *exec.ExitError
-	code := 0
 	switch {
 	case errors.As(err, &exit):
-		code = exit.ExitCode()
+		r.code = exit.ExitCode()
 	case err != nil:
-		t.Fatalf("%s %s: %v", name, strings.Join(args, " "), err)
+		return r, err
 	}
-	return result{stdout: stdout.String(), stderr: stderr.String(), code: code}
+	return r, nil
 }
 
 // kubectl runs the real kubectl and fails the test when it fails.
@@ -92,7 +119,7 @@ func diff(t *testing.T, args ...string) result {
 // newNamespace returns a fresh namespace for one test.
 func newNamespace(t *testing.T, prefix string) string {
 	t.Helper()
-	ns, err := env.NewNamespace(context.Background(), prefix)
+	ns, err := env.NewNamespace(t.Context(), prefix)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,4 +147,22 @@ func fixture(t *testing.T, name string) map[string]string {
 		t.Fatal(err)
 	}
 	return tree
+}
+
+// TestCommandsEndAtTheirDeadline: a command that hangs, with a child that holds its output open,
+// is killed at its deadline instead of holding the suite until go test's own timeout.
+func TestCommandsEndAtTheirDeadline(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	r, err := execute(ctx, os.Environ(), "sh", "-c", "echo started; sleep 60 & sleep 60")
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("the command ran %s past a 500ms deadline", took)
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("err = %v, want the deadline", err)
+	}
+	if r.stdout != "started\n" {
+		t.Errorf("output so far = %q, want what the command printed before it was killed", r.stdout)
+	}
 }

@@ -1,9 +1,10 @@
 package e2e
 
 import (
-	"context"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -48,28 +49,42 @@ func TestLockFileLifecycle(t *testing.T) {
 	lock(t, dir)
 
 	only := webApp(t, web)
+	onlyLock := filepath.Join(only, "plumbline.lock.yaml")
 	b, err := os.ReadFile(filepath.Join(dir, "plumbline.lock.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(only, "plumbline.lock.yaml"), b, 0o644); err != nil {
+	if err := os.WriteFile(onlyLock, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	out := lock(t, only)
 	if !strings.Contains(out, "removed   "+sidecar+"  (no longer used; was sha256:") {
 		t.Errorf("stale entry not reported:\n%s", out)
 	}
-	if b, _ := os.ReadFile(filepath.Join(only, "plumbline.lock.yaml")); strings.Contains(string(b), "sidecar") {
-		t.Errorf("stale entry kept:\n%s", b)
+	relocked, err := os.ReadFile(onlyLock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(relocked), "sidecar") || !strings.Contains(string(relocked), web) {
+		t.Errorf("re-locked file keeps the stale entry or lost the used one:\n%s", relocked)
 	}
 
-	broken := strings.Replace(string(b), "images:", "images:\n  - image: [unclosed", 1)
-	if err := os.WriteFile(filepath.Join(only, "plumbline.lock.yaml"), []byte(broken), 0o644); err != nil {
+	// Break the file that `images lock` just wrote the way a hand edit does: a space after the
+	// algorithm of the digest makes the line a mapping where a string belongs.
+	lines := strings.Split(string(relocked), "\n")
+	at := slices.IndexFunc(lines, func(l string) bool { return strings.HasPrefix(strings.TrimSpace(l), "digest: sha256:") })
+	if at < 0 {
+		t.Fatalf("no digest line in the lock file:\n%s", relocked)
+	}
+	broken := slices.Clone(lines)
+	broken[at] = strings.Replace(broken[at], "sha256:", "sha256: ", 1)
+	if err := os.WriteFile(onlyLock, []byte(strings.Join(broken, "\n")), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	r := runCmd(t, nil, plumbline, "check", "--path", only, "--offline")
-	if r.code != 2 || !strings.Contains(r.stderr, "plumbline.lock.yaml:") {
-		t.Fatalf("malformed lock: exit %d, want 2 naming plumbline.lock.yaml and a line\n%s", r.code, r.stderr)
+	want := "plumbline.lock.yaml:" + strconv.Itoa(at+1) + ": "
+	if r.code != 2 || !strings.Contains(r.stderr, want) {
+		t.Fatalf("malformed lock: exit %d, want 2 and an error starting %q\n%s%s\nthe file:\n%s", r.code, want, r.stdout, r.stderr, strings.Join(broken, "\n"))
 	}
 }
 
@@ -90,7 +105,7 @@ func TestPullSecrets(t *testing.T) {
 		Type:       corev1.SecretTypeDockerConfigJson,
 		Data:       map[string][]byte{corev1.DockerConfigJsonKey: config},
 	}
-	if _, err := env.Clientset.CoreV1().Secrets(ns).Create(context.Background(), secret, metav1.CreateOptions{}); err != nil {
+	if _, err := env.Clientset.CoreV1().Secrets(ns).Create(t.Context(), secret, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"encoding/base64"
 	"fmt"
 	"io"
@@ -183,7 +182,7 @@ func (r *testRegistry) dockerConfig(t *testing.T, user, password string) string 
 // pulled. No kubelet runs on the test control plane.
 func runPod(t *testing.T, ns, podName string, labels map[string]string, image, imageID string) {
 	t.Helper()
-	ctx := context.Background()
+	ctx := t.Context()
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: podName, Namespace: ns, Labels: labels},
 		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: image}}},
