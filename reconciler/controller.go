@@ -86,7 +86,9 @@ type Controller struct {
 type sourceState struct {
 	generation int64
 	polledAt   time.Time
-	// desired is the last good desired state; nil until one fetch, render and check succeeded.
+	// good is true once one fetch, render and check succeeded; desired is the last good desired
+	// state (it may be empty: a commit can declare nothing).
+	good     bool
 	desired  []manifests.Object
 	revision report.Source
 	engine   *policy.Engine
@@ -192,11 +194,11 @@ func (c *Controller) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		st.appliedRevision = src.Status.LastAppliedRevision
 	}
 	interval := src.Spec.PollInterval()
-	if st.desired == nil || st.generation != src.Generation || start.Sub(st.polledAt) >= interval {
+	if !st.good || st.generation != src.Generation || start.Sub(st.polledAt) >= interval {
 		c.poll(ctx, &src, st)
 	}
 	next := jitter(interval - c.opts.Now().Sub(st.polledAt))
-	if st.desired == nil {
+	if !st.good {
 		return reconcile.Result{RequeueAfter: next}, c.writeFailedStatus(ctx, &src, st)
 	}
 	c.watches.ensure(ctx, req.NamespacedName, st.desired, c.namespaceOf(src.Namespace))

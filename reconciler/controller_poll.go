@@ -71,7 +71,7 @@ func (c *Controller) pollOnce(ctx context.Context, src *v1alpha1.Source, st *sou
 		return failed(ReasonFetchFailed, fmt.Errorf("spec.repo: %w", err))
 	}
 	defer res.Close()
-	if st.desired != nil && res.Commit == st.revision.Revision && st.generation == src.Generation {
+	if st.good && res.Commit == st.revision.Revision && st.generation == src.Generation {
 		return nil // the tip has not moved: no render
 	}
 	dir := path.Clean("/" + strings.TrimPrefix(src.Spec.Path, "/"))[1:]
@@ -94,7 +94,7 @@ func (c *Controller) pollOnce(ctx context.Context, src *v1alpha1.Source, st *sou
 	if err := blockingViolations(ctx, objs, engine, revision, src.Spec.BlockSeverity); err != nil {
 		return failed(ReasonPolicyBlocked, err)
 	}
-	st.desired, st.revision, st.engine, st.lock = objs, revision, engine, lock
+	st.good, st.desired, st.revision, st.engine, st.lock = true, objs, revision, engine, lock
 	st.fights.reset() // Git changed: what was fought over may be settled by the new commit
 	return nil
 }
