@@ -1,9 +1,11 @@
 package reconciler
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -11,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/plumbline/plumbline/diff"
 	"github.com/plumbline/plumbline/report"
@@ -160,9 +163,13 @@ func TestDiffExtraObjects(t *testing.T) {
 	if _, err := env.Clientset.CoreV1().ConfigMaps(s.namespace).Create(s.ctx, byHand, metav1.CreateOptions{FieldManager: "kubectl-create"}); err != nil {
 		t.Fatal(err)
 	}
-	rootCA := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "kube-root-ca.crt", Namespace: s.namespace}, Data: map[string]string{"ca.crt": "x"}}
-	if _, err := env.Clientset.CoreV1().ConfigMaps(s.namespace).Create(s.ctx, rootCA, metav1.CreateOptions{FieldManager: "kube-controller-manager"}); err != nil {
-		t.Fatal(err)
+	// kube-controller-manager has made kube-root-ca.crt and the default ServiceAccount in the
+	// namespace by now: they must not be Extra.
+	if err := wait.PollUntilContextTimeout(s.ctx, 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		_, err := env.Clientset.CoreV1().ConfigMaps(s.namespace).Get(ctx, "kube-root-ca.crt", metav1.GetOptions{})
+		return err == nil, nil
+	}); err != nil {
+		t.Fatal("kube-controller-manager made no kube-root-ca.crt")
 	}
 	owned := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "owned", Namespace: s.namespace,
 		OwnerReferences: []metav1.OwnerReference{{APIVersion: "v1", Kind: "Service", Name: "nginx", UID: "00000000-0000-0000-0000-000000000001"}}}}
