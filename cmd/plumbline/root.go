@@ -67,6 +67,7 @@ changed it and when.`,
 	root.SetErr(stderr)
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log debug detail to stderr")
 	root.AddCommand(
+		newRunCommand(g),
 		newDiffCommand(g),
 		newCheckCommand(g),
 		newImagesCommand(g),
