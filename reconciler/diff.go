@@ -3,6 +3,7 @@ package reconciler
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 
 	"golang.org/x/sync/errgroup"
@@ -65,7 +66,10 @@ func (c *Cluster) Diff(ctx context.Context, objs []manifests.Object, opts DiffOp
 	if opts.DefaultNamespace == "" {
 		opts.DefaultNamespace = "default"
 	}
-	differ, err := diff.New(dryRunner{c}, opts.Diff)
+	dopts := opts.Diff
+	dopts.FieldManager = FieldManager
+	dopts.AppliedMetadata = append(slices.Clone(dopts.AppliedMetadata), LabelSource, LabelManagedBy)
+	differ, err := diff.New(dryRunner{c}, dopts, diff.WithSchemas(schemaSource{c}))
 	if err != nil {
 		return nil, fmt.Errorf("diff options: %w", err)
 	}
