@@ -351,3 +351,98 @@ func TestVerdictDeploymentStrategyAndPortProtocolChangedByHand(t *testing.T) {
 		t.Errorf("paths (-want +got):\n%s", d)
 	}
 }
+
+func TestVerdictFieldGitDroppedIsDrift(t *testing.T) {
+	s := newScenario(t, "hotfix-story")
+	// An earlier commit declared an owner annotation and minReadySeconds; Plumbline applied it.
+	// The current commit (the fixture) no longer declares them.
+	var earlier []manifests.Object
+	for _, o := range s.objects {
+		u := o.Object.DeepCopy()
+		if u.GetKind() == "Deployment" {
+			u.SetAnnotations(map[string]string{"example.com/owner": "team-a"})
+			if err := unstructured.SetNestedField(u.Object, int64(10), "spec", "minReadySeconds"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		earlier = append(earlier, manifests.Object{Object: u, Source: o.Source})
+	}
+	s.apply(earlier)
+
+	fields := hotfixFields(t, s, "Deployment")
+	var got []report.Field
+	for _, f := range fields {
+		if !strings.Contains(f.Note, "Git no longer declares it; plumbline applied it") {
+			t.Errorf("field %s: note %q", f.Path, f.Note)
+		}
+		f.Note = ""
+		got = append(got, f)
+	}
+	want := []report.Field{
+		{Path: ".metadata.annotations.example.com/owner", Live: "team-a", Manager: "plumbline"},
+		{Path: ".spec.minReadySeconds", Live: int64(10), Manager: "plumbline"},
+	}
+	if d := cmp.Diff(want, got, ignoreTime); d != "" {
+		t.Errorf("fields (-want +got):\n%s", d)
+	}
+}
+
+func TestVerdictLabelOnObjectDeclaredByNameOnly(t *testing.T) {
+	s := newScenario(t, "hotfix-story")
+	// Applied as Git declares it, with nothing but its name: no managedFields entry at all.
+	if err := env.Clientset.CoreV1().ServiceAccounts(s.namespace).Delete(s.ctx, "web", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var sa *unstructured.Unstructured
+	for _, o := range s.objects {
+		if o.Object.GetKind() == "ServiceAccount" {
+			sa = o.Object
+		}
+	}
+	if err := s.c.Apply(s.ctx, []*unstructured.Unstructured{sa}, ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	clean(t, s.diffDeclared(s.c, s.objects))
+	edit(t, saGVR, s.namespace, "web", "kubectl-label", types.MergePatchType, `{"metadata":{"labels":{"team":"payments"}}}`)
+
+	fields := hotfixFields(t, s, "ServiceAccount")
+	want := []report.Field{{Path: ".metadata.labels.team", Live: "payments"}}
+	if d := cmp.Diff(want, fields, ignoreTime); d != "" {
+		t.Errorf("fields (-want +got):\n%s", d)
+	}
+}
+
+func TestVerdictDefaultsCausedByAPersonsEdit(t *testing.T) {
+	tests := []struct {
+		name  string
+		patch string
+		want  []report.Field
+	}{
+		{
+			name:  "sessionAffinity ClientIP brings sessionAffinityConfig",
+			patch: `{"spec":{"sessionAffinity":"ClientIP"}}`,
+			want:  []report.Field{{Path: ".spec.sessionAffinity", Desired: "None", Live: "ClientIP", Manager: "kubectl-patch"}},
+		},
+		{
+			name:  "type NodePort brings externalTrafficPolicy and a node port",
+			patch: `{"spec":{"type":"NodePort"}}`,
+			want:  []report.Field{{Path: ".spec.type", Desired: "ClusterIP", Live: "NodePort", Manager: "kubectl-patch"}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newScenario(t, "hotfix-story")
+			edit(t, svcGVR, s.namespace, "web", "kubectl-patch", types.MergePatchType, tt.patch)
+			fields := hotfixFields(t, s, "Service")
+			for i := range fields {
+				if fields[i].Note != "Git leaves this field to the server's default, which was changed in the cluster" {
+					t.Errorf("field %s: note %q", fields[i].Path, fields[i].Note)
+				}
+				fields[i].Note = ""
+			}
+			if d := cmp.Diff(tt.want, fields, ignoreTime); d != "" {
+				t.Errorf("fields (-want +got):\n%s", d)
+			}
+		})
+	}
+}
