@@ -30,7 +30,7 @@ const crdDryRunGroup = "plumbline-dry-run."
 
 // dryRunner implements diff.ServerDryRunner against the cluster. It writes nothing: every
 // request carries dryRun=All. Answers, and refusals of invalid objects, are cached in the
-// Cluster by the live object's UID and resourceVersion and the desired object's hash.
+// Cluster by the live object's UID and version and the desired object's hash (see dryRunKey).
 type dryRunner struct{ c *Cluster }
 
 // dryRunAnswer is one cached answer: the object the server would store, or its refusal.
@@ -120,17 +120,58 @@ func (d dryRunner) cached(ctx context.Context, verb string, desired, live *unstr
 	return obj, err
 }
 
-// dryRunKey identifies one dry run: the verb, the live object's UID and resourceVersion, and a
-// hash of the desired object. It reports false when the live object has no version to key on.
+// dryRunKey identifies one dry run: the verb, the live object's UID, a hash of the live object
+// as far as a dry run depends on it, and a hash of the desired object. The live hash leaves out
+// what controllers rewrite all day without changing the answer (status, its resourceVersion,
+// managedFields entries of subresources, write times), so that a Deployment whose status the
+// controller updates costs no new dry run. It reports false when the live object has no UID.
 func dryRunKey(verb string, desired, live *unstructured.Unstructured) (string, bool) {
-	if live == nil || live.GetUID() == "" || live.GetResourceVersion() == "" {
+	if live == nil || live.GetUID() == "" {
 		return "", false
 	}
-	b, err := json.Marshal(desired.Object) // map keys are sorted: equal objects, equal bytes
+	d, err := json.Marshal(desired.Object) // map keys are sorted: equal objects, equal bytes
 	if err != nil {
 		return "", false
 	}
-	return fmt.Sprintf("%s %s %s %x", verb, live.GetUID(), live.GetResourceVersion(), sha256.Sum256(b)), true
+	l, err := json.Marshal(dryRunRelevant(live))
+	if err != nil {
+		return "", false
+	}
+	return fmt.Sprintf("%s %s %x %x", verb, live.GetUID(), sha256.Sum256(l), sha256.Sum256(d)), true
+}
+
+// dryRunRelevant returns the parts of a live object that a dry run's answer depends on.
+func dryRunRelevant(live *unstructured.Unstructured) map[string]any {
+	out := make(map[string]any, len(live.Object))
+	for k, v := range live.Object {
+		if k != "status" && k != "metadata" {
+			out[k] = v
+		}
+	}
+	md := map[string]any{}
+	if m, ok := live.Object["metadata"].(map[string]any); ok {
+		for k, v := range m {
+			switch k {
+			case "resourceVersion", "managedFields":
+			default:
+				md[k] = v
+			}
+		}
+	}
+	var owners []any
+	for _, e := range live.GetManagedFields() {
+		if e.Subresource != "" {
+			continue
+		}
+		var fields string
+		if e.FieldsV1 != nil {
+			fields = string(e.FieldsV1.Raw)
+		}
+		owners = append(owners, []string{e.Manager, string(e.Operation), e.APIVersion, fields})
+	}
+	md["managedFields"] = owners
+	out["metadata"] = md
+	return out
 }
 
 // How long a group-version's published schema is trusted, and how soon a failure to fetch one

@@ -143,6 +143,15 @@ func crdScenario(t *testing.T, create func(s *scenario, crd *unstructured.Unstru
 	if err != nil {
 		t.Fatalf("CRD %s not established: %v", name, err)
 	}
+	// The API server publishes a new CRD's OpenAPI schema a moment after it is established.
+	rc := env.Clientset.Discovery().RESTClient()
+	err = wait.PollUntilContextTimeout(s.ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		raw, err := rc.Get().AbsPath("/openapi/v3/apis/"+group+"/v1").Do(ctx).Raw()
+		return err == nil && strings.Contains(string(raw), `"GitRepository"`), nil
+	})
+	if err != nil {
+		t.Fatalf("OpenAPI schema of %s not published: %v", group, err)
+	}
 	t.Cleanup(func() {
 		if err := dyn(t).Resource(crdGVR).Delete(context.Background(), name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 			t.Errorf("delete CRD %s: %v", name, err)
@@ -444,5 +453,23 @@ func TestVerdictDefaultsCausedByAPersonsEdit(t *testing.T) {
 				t.Errorf("fields (-want +got):\n%s", d)
 			}
 		})
+	}
+}
+
+// The CRD's published schema makes spec.include a list keyed by name: a person's added element
+// is reported as that element, not as the whole list changed.
+func TestVerdictCustomResourceKeyedListElementAdded(t *testing.T) {
+	s, c, crd, cr := crdScenario(t, applyCRD)
+	objs := []manifests.Object{crd, cr}
+	gvr := schema.GroupVersionResource{Group: cr.Object.GroupVersionKind().Group, Version: "v1", Resource: "gitrepositories"}
+	edit(t, gvr, s.namespace, "flux-system", "kubectl-patch", types.JSONPatchType,
+		`[{"op":"add","path":"/spec/include/-","value":{"name":"debug","path":"./debug"}}]`)
+
+	f := only(t, s.diffDeclared(c, objs))
+	want := []report.Field{{
+		Path: `.spec.include[name="debug"]`, Live: map[string]any{"name": "debug", "path": "./debug"}, Manager: "kubectl-patch",
+	}}
+	if d := cmp.Diff(want, f.Fields, ignoreTime); d != "" {
+		t.Errorf("fields (-want +got):\n%s", d)
 	}
 }
