@@ -18,6 +18,8 @@ import (
 type fakeServer struct {
 	applied, created *unstructured.Unstructured // answers; nil: the call is unexpected
 	err              error                      // returned by every call when set
+	applyErr         error                      // returned by dry-run applies when set
+	createErr        error                      // returned by dry-run creates when set
 
 	applyCalls, createCalls []*unstructured.Unstructured
 }
@@ -26,6 +28,9 @@ func (f *fakeServer) DryRunApply(_ context.Context, desired, _ *unstructured.Uns
 	f.applyCalls = append(f.applyCalls, desired.DeepCopy())
 	if f.err != nil {
 		return nil, f.err
+	}
+	if f.applyErr != nil {
+		return nil, f.applyErr
 	}
 	if f.applied == nil {
 		return nil, errors.New("fake: unexpected dry-run apply")
@@ -37,6 +42,9 @@ func (f *fakeServer) DryRunCreate(_ context.Context, desired, _ *unstructured.Un
 	f.createCalls = append(f.createCalls, desired.DeepCopy())
 	if f.err != nil {
 		return nil, f.err
+	}
+	if f.createErr != nil {
+		return nil, f.createErr
 	}
 	if f.created == nil {
 		return nil, errors.New("fake: unexpected dry-run create")

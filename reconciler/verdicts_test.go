@@ -146,7 +146,7 @@ func crdScenario(t *testing.T, create func(s *scenario, crd *unstructured.Unstru
 	// The API server publishes a new CRD's OpenAPI schema a moment after it is established.
 	rc := env.Clientset.Discovery().RESTClient()
 	err = wait.PollUntilContextTimeout(s.ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
-		raw, err := rc.Get().AbsPath("/openapi/v3/apis/"+group+"/v1").Do(ctx).Raw()
+		raw, err := rc.Get().AbsPath("/openapi/v3/apis/" + group + "/v1").Do(ctx).Raw()
 		return err == nil && strings.Contains(string(raw), `"GitRepository"`), nil
 	})
 	if err != nil {

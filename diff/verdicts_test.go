@@ -1,0 +1,232 @@
+package diff
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
+)
+
+// invalid is the API server's answer to an object that fails validation on the given fields.
+func invalid(fields ...string) error {
+	var errs field.ErrorList
+	for _, f := range fields {
+		errs = append(errs, field.Invalid(field.NewPath(f), "x", "is wrong"))
+	}
+	return fmt.Errorf("as web-: %w", apierrors.NewInvalid(schema.GroupKind{Group: "apps", Kind: "Deployment"}, "web", errs))
+}
+
+func TestRefused(t *testing.T) {
+	tests := []struct {
+		name                  string
+		err                   error
+		wantRefused, wantName bool
+	}{
+		{name: "no error"},
+		{name: "timeout", err: errors.New("context deadline exceeded")},
+		{name: "forbidden", err: apierrors.NewForbidden(schema.GroupResource{Resource: "services"}, "web", errors.New("no"))},
+		{name: "invalid spec", err: invalid("spec.ports[1].name"), wantRefused: true},
+		{name: "invalid name", err: invalid("metadata.name"), wantRefused: true, wantName: true},
+		{name: "invalid generateName", err: invalid("metadata.generateName"), wantRefused: true, wantName: true},
+		{name: "invalid name and spec", err: invalid("metadata.name", "spec.group"), wantRefused: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := refused(tt.err); got != tt.wantRefused {
+				t.Errorf("refused = %v, want %v", got, tt.wantRefused)
+			}
+			if got := refusedName(tt.err); got != tt.wantName {
+				t.Errorf("refusedName = %v, want %v", got, tt.wantName)
+			}
+		})
+	}
+}
+
+func TestKeyField(t *testing.T) {
+	tests := []struct {
+		name string
+		path fieldpath.Path
+		want bool
+	}{
+		{"a key field", portPath("protocol"), true},
+		{"the other key field", portPath("port"), true},
+		{"a field that is no key", portPath("targetPort"), false},
+		{"the element itself", portPath(""), false},
+		{"a field of a map", fieldpath.MakePathOrDie("spec", "selector"), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := keyField(tt.path); got != tt.want {
+				t.Errorf("keyField(%s) = %v, want %v", tt.path, got, tt.want)
+			}
+		})
+	}
+}
+
+// portPath is .spec.ports[port=80,protocol="TCP"], then leaf when it is not empty.
+func portPath(leaf string) fieldpath.Path {
+	p := fieldpath.MakePathOrDie("spec", "ports", fieldpath.KeyByFields("port", int64(80), "protocol", "TCP"))
+	if leaf != "" {
+		p = append(p, fieldpath.PathElement{FieldName: &leaf})
+	}
+	return p
+}
+
+func TestDeclaresNameOnly(t *testing.T) {
+	tests := []struct {
+		name string
+		obj  map[string]any
+		want bool
+	}{
+		{"name only", map[string]any{"apiVersion": "v1", "kind": "ServiceAccount", "metadata": map[string]any{"name": "web"}}, true},
+		{"name and namespace", map[string]any{"apiVersion": "v1", "kind": "ServiceAccount", "metadata": map[string]any{"name": "web", "namespace": "a"}}, true},
+		{"a label", map[string]any{"apiVersion": "v1", "kind": "ServiceAccount", "metadata": map[string]any{"name": "web", "labels": map[string]any{"a": "b"}}}, false},
+		{"a field", map[string]any{"apiVersion": "v1", "kind": "ServiceAccount", "metadata": map[string]any{"name": "web"}, "automountServiceAccountToken": false}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := declaresNameOnly(&unstructured.Unstructured{Object: tt.obj}); got != tt.want {
+				t.Errorf("declaresNameOnly = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestSetValueAt(t *testing.T) {
+	svc := func() map[string]any {
+		return map[string]any{"spec": map[string]any{"ports": []any{map[string]any{"port": int64(80)}}}}
+	}
+	tests := []struct {
+		name   string
+		path   fieldpath.Path
+		value  any
+		want   map[string]any
+		wantOK bool
+	}{
+		{
+			name: "a field of a map", path: fieldpath.MakePathOrDie("spec", "type"), value: "NodePort", wantOK: true,
+			want: map[string]any{"spec": map[string]any{"type": "NodePort", "ports": []any{map[string]any{"port": int64(80)}}}},
+		},
+		{
+			name: "maps made on the way", path: fieldpath.MakePathOrDie("spec", "sessionAffinityConfig", "clientIP", "timeoutSeconds"), value: int64(60), wantOK: true,
+			want: map[string]any{"spec": map[string]any{"ports": []any{map[string]any{"port": int64(80)}},
+				"sessionAffinityConfig": map[string]any{"clientIP": map[string]any{"timeoutSeconds": int64(60)}}}},
+		},
+		{
+			name: "a field of a keyed element that is there", path: append(portPath(""), fieldpath.PathElement{FieldName: strPtr("nodePort")}), value: int64(30080), wantOK: true,
+			want: map[string]any{"spec": map[string]any{"ports": []any{map[string]any{"port": int64(80), "nodePort": int64(30080)}}}},
+		},
+		{
+			name: "a keyed element itself", path: portPath(""), value: map[string]any{}, want: svc(),
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			obj := svc()
+			if got := setValueAt(obj, tt.path, tt.value); got != tt.wantOK {
+				t.Errorf("setValueAt = %v, want %v", got, tt.wantOK)
+			}
+			if d := cmp.Diff(tt.want, obj); d != "" {
+				t.Errorf("object (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+func strPtr(s string) *string { return &s }
+
+func TestAppliedMetadata(t *testing.T) {
+	c := &comparison{Differ: &Differ{opts: Options{AppliedMetadata: []string{"plumbline.dev/source"}}}}
+	tests := []struct {
+		path fieldpath.Path
+		want bool
+	}{
+		{fieldpath.MakePathOrDie("metadata", "labels", "plumbline.dev/source"), true},
+		{fieldpath.MakePathOrDie("metadata", "labels", "kustomize.toolkit.fluxcd.io/name"), true},
+		{fieldpath.MakePathOrDie("metadata", "annotations", "argocd.argoproj.io/tracking-id"), true},
+		{fieldpath.MakePathOrDie("metadata", "labels", "team"), false},
+		{fieldpath.MakePathOrDie("spec", "labels", "plumbline.dev/source"), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path.String(), func(t *testing.T) {
+			if got := c.appliedMetadata(tt.path); got != tt.want {
+				t.Errorf("appliedMetadata = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// When the server refuses Git's object merged onto the live one, the local comparison decides,
+// normalised by a dry-run create of Git's object alone, and each field says so.
+func TestCompareMergedDryRunRefused(t *testing.T) {
+	desired, live, server := scenario(t, "image-set-by-kubectl")
+	server.applyErr = invalid("spec.template.spec.containers[0].ports[1].name")
+	server.created = desired.DeepCopy()
+	got := compareScenario(t, desired, live, server)
+	note := fmt.Sprintf(noteUnconfirmed, `Deployment.apps "web" is invalid: spec.template.spec.containers[0].ports[1].name: Invalid value: "x": is wrong`)
+	want := []Field{{
+		Path: nginxContainer + ".image", Desired: "nginx:1.21.0", Live: "nginx:latest",
+		Manager: "kubectl-set", Time: at("2026-11-28T22:47:27Z"), Note: note,
+	}}
+	if d := cmp.Diff(want, got.Fields); d != "" {
+		t.Errorf("fields (-want +got):\n%s", d)
+	}
+}
+
+// Git's object alone invalid as well: an error, not drift.
+func TestCompareDesiredItselfInvalid(t *testing.T) {
+	desired, live, server := scenario(t, "image-set-by-kubectl")
+	server.applyErr = invalid("spec.replicas")
+	server.createErr = invalid("spec.replicas")
+	d, err := New(server, DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Compare(t.Context(), desired, live); !apierrors.IsInvalid(err) {
+		t.Errorf("Compare error = %v, want the server's invalid", err)
+	}
+}
+
+// A create refused on the name alone leaves the defaults unknown: the creator's fields are taken
+// for defaults, a later person's are reported with a note, and nothing is an error.
+func TestCompareCreateRefusedOnName(t *testing.T) {
+	desired, live, server := scenario(t, "env-added-by-kubectl-edit")
+	server.createErr = invalid("metadata.generateName")
+	got := compareScenario(t, desired, live, server)
+	if len(got.Fields) != 1 || got.Fields[0].Path != nginxContainer+`.env[name="DEBUG"]` {
+		t.Fatalf("fields = %+v, want the env var kubectl-edit added", got.Fields)
+	}
+	if want := fmt.Sprintf(noteNoDefaults, `Deployment.apps "web" is invalid: metadata.generateName: Invalid value: "x": is wrong`); got.Fields[0].Note != want {
+		t.Errorf("note = %q, want %q", got.Fields[0].Note, want)
+	}
+}
+
+// Plumbline applied minReadySeconds from an earlier commit; Git dropped it, and the dry-run
+// apply as plumbline removes it: drift, attributed to plumbline.
+func TestCompareFieldGitDropped(t *testing.T) {
+	desired, live, server := scenario(t, "in-sync")
+	mf := live.GetManagedFields()
+	for i := range mf {
+		if mf[i].Manager == "plumbline" {
+			mf[i].FieldsV1.Raw = []byte(`{"f:spec":{"f:minReadySeconds":{},"f:replicas":{}}}`)
+		}
+	}
+	live.SetManagedFields(mf)
+	live.Object["spec"].(map[string]any)["minReadySeconds"] = int64(10)
+	server.applied = desired.DeepCopy()
+	got := compareScenario(t, desired, live, server)
+	want := []Field{{Path: ".spec.minReadySeconds", Live: int64(10), Manager: "plumbline", Note: fmt.Sprintf(noteDropped, "plumbline")}}
+	if d := cmp.Diff(want, got.Fields, cmpopts.IgnoreFields(Field{}, "Time")); d != "" {
+		t.Errorf("fields (-want +got):\n%s", d)
+	}
+	if len(server.applyCalls) != 1 {
+		t.Errorf("dry-run applies = %d, want 1 (to confirm the removal)", len(server.applyCalls))
+	}
+}
