@@ -72,7 +72,7 @@ func (c *comparison) interactiveAdditions(ctx context.Context, added *fieldpath.
 		}
 		def, _ := valueAt(created.Object, a.path)
 		w := lastWriter(c.owners, a.path)
-		if w == nil || c.wroteGit(w) || equivalent(a.path, def, a.field.Live) {
+		if w == nil || c.wroteGit(w) || equivalent(a.path, def, a.field.Live) || leftToOthers(a.path) {
 			continue // the server's default, written at creation by the tool that created Git's object
 		}
 		a.field.Desired, a.field.Note = def, noteDefaultChanged
@@ -165,6 +165,13 @@ func (c *comparison) wroteGit(w *owner) bool {
 		found = ok && equivalent(p, dv, lv)
 	})
 	return found
+}
+
+// leftToOthers reports whether Git, by leaving p out, hands it to autoscalers and people:
+// replicas that Git does not declare are never drift, whoever set them.
+func leftToOthers(p fieldpath.Path) bool {
+	return len(p) == 2 && p[0].FieldName != nil && *p[0].FieldName == "spec" &&
+		p[1].FieldName != nil && *p[1].FieldName == "replicas"
 }
 
 // declaresNameOnly reports whether Git declares nothing of obj but its kind and name.

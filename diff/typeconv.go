@@ -51,6 +51,9 @@ func (d *Differ) toTyped(ctx context.Context, obj *unstructured.Unstructured) (t
 	if builtinErr == nil {
 		return typedObject{TypedValue: tv}, nil
 	}
+	if compiledKind(gvk) {
+		return typedObject{}, fmt.Errorf("does not match the schema of %s: %w", gvk, builtinErr)
+	}
 	if d.schemas != nil {
 		// A schema that cannot be had, or that does not know the kind, leaves the deduced one:
 		// the comparison is then coarser (lists are atomic), never wrong.
@@ -61,9 +64,6 @@ func (d *Differ) toTyped(ctx context.Context, obj *unstructured.Unstructured) (t
 		} else if ctx.Err() != nil {
 			return typedObject{}, ctx.Err()
 		}
-	}
-	if compiledKind(gvk) {
-		return typedObject{}, fmt.Errorf("does not match the schema of %s: %w", gvk, builtinErr)
 	}
 	tv, err := deducedTypes.ObjectToTyped(obj, typed.AllowDuplicates)
 	if err != nil {

@@ -1,6 +1,7 @@
 package diff
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/managedfields"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 )
@@ -228,5 +230,66 @@ func TestCompareFieldGitDropped(t *testing.T) {
 	}
 	if len(server.applyCalls) != 1 {
 		t.Errorf("dry-run applies = %d, want 1 (to confirm the removal)", len(server.applyCalls))
+	}
+}
+
+func TestLeftToOthers(t *testing.T) {
+	tests := []struct {
+		path fieldpath.Path
+		want bool
+	}{
+		{fieldpath.MakePathOrDie("spec", "replicas"), true},
+		{fieldpath.MakePathOrDie("spec", "template", "spec", "replicas"), false},
+		{fieldpath.MakePathOrDie("spec", "strategy", "type"), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path.String(), func(t *testing.T) {
+			if got := leftToOthers(tt.path); got != tt.want {
+				t.Errorf("leftToOthers = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// countingSchemas is a SchemaSource that knows no group-version and counts the questions.
+type countingSchemas struct{ asked []schema.GroupVersion }
+
+func (c *countingSchemas) TypeConverter(_ context.Context, gv schema.GroupVersion) (managedfields.TypeConverter, error) {
+	c.asked = append(c.asked, gv)
+	return nil, errors.New("fake: no schema")
+}
+
+// Built-in kinds never cost a schema request, not even when they do not match their schema; a
+// custom resource whose schema cannot be had is read with a deduced one, and compared by value.
+func TestSchemaSourceAskedForCustomKindsOnly(t *testing.T) {
+	schemas := &countingSchemas{}
+	d, err := New(&fakeServer{}, DefaultOptions(), WithSchemas(schemas))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "apps/v1", "kind": "Deployment",
+		"metadata": map[string]any{"name": "web"}, "spec": map[string]any{"replicas": "three"}}}
+	if _, err := d.toTyped(t.Context(), bad); err == nil {
+		t.Error("a Deployment with replicas \"three\" converted")
+	}
+	cr := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "source.example.com/v1", "kind": "GitRepository",
+		"metadata": map[string]any{"name": "x", "namespace": "n"}, "spec": map[string]any{"interval": "1m0s"}}}
+	live := cr.DeepCopy()
+	live.Object["spec"].(map[string]any)["interval"] = "5m0s"
+	live.SetUID("u-1")
+	server := &fakeServer{applied: cr.DeepCopy()}
+	d.server = server
+	got, err := d.Compare(t.Context(), cr, live)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Field{{Path: ".spec.interval", Desired: "1m0s", Live: "5m0s"}}
+	if diff := cmp.Diff(want, got.Fields); diff != "" {
+		t.Errorf("fields (-want +got):\n%s", diff)
+	}
+	// Asked for desired and live; caching the answer is the SchemaSource's business.
+	gv := schema.GroupVersion{Group: "source.example.com", Version: "v1"}
+	if diff := cmp.Diff([]schema.GroupVersion{gv, gv}, schemas.asked); diff != "" {
+		t.Errorf("schema requests (-want +got):\n%s", diff)
 	}
 }

@@ -120,11 +120,12 @@ func (d dryRunner) cached(ctx context.Context, verb string, desired, live *unstr
 	return obj, err
 }
 
-// dryRunKey identifies one dry run: the verb, the live object's UID, a hash of the live object
-// as far as a dry run depends on it, and a hash of the desired object. The live hash leaves out
-// what controllers rewrite all day without changing the answer (status, its resourceVersion,
-// managedFields entries of subresources, write times), so that a Deployment whose status the
-// controller updates costs no new dry run. It reports false when the live object has no UID.
+// dryRunKey identifies one dry run: the verb, the live object's UID, a hash of the desired
+// object, and for an apply a hash of the live object as far as the answer depends on it. That
+// hash leaves out what controllers rewrite all day without changing the answer (status, its
+// resourceVersion, managedFields entries of subresources, write times), so that a Deployment
+// whose status the controller updates costs no new dry run. A create's answer does not depend on
+// the live object at all. It reports false when the live object has no UID.
 func dryRunKey(verb string, desired, live *unstructured.Unstructured) (string, bool) {
 	if live == nil || live.GetUID() == "" {
 		return "", false
@@ -133,11 +134,15 @@ func dryRunKey(verb string, desired, live *unstructured.Unstructured) (string, b
 	if err != nil {
 		return "", false
 	}
+	key := fmt.Sprintf("%s %s %x", verb, live.GetUID(), sha256.Sum256(d))
+	if verb == "create" {
+		return key, true
+	}
 	l, err := json.Marshal(dryRunRelevant(live))
 	if err != nil {
 		return "", false
 	}
-	return fmt.Sprintf("%s %s %x %x", verb, live.GetUID(), sha256.Sum256(l), sha256.Sum256(d)), true
+	return fmt.Sprintf("%s %x", key, sha256.Sum256(l)), true
 }
 
 // dryRunRelevant returns the parts of a live object that a dry run's answer depends on.

@@ -78,7 +78,7 @@ func TestDryRunKey(t *testing.T) {
 		}
 		return u
 	}
-	base, ok := dryRunKey("create", desired, live(nil))
+	base, ok := dryRunKey("apply plumbline", desired, live(nil))
 	if !ok {
 		t.Fatal("no key for a live object with a UID")
 	}
@@ -89,21 +89,21 @@ func TestDryRunKey(t *testing.T) {
 		desired  func(u *unstructured.Unstructured)
 		wantSame bool
 	}{
-		{name: "the same objects", verb: "create", wantSame: true},
-		{name: "status and resourceVersion written by a controller", verb: "create", wantSame: true, edit: func(u *unstructured.Unstructured) {
+		{name: "the same objects", verb: "apply plumbline", wantSame: true},
+		{name: "status and resourceVersion written by a controller", verb: "apply plumbline", wantSame: true, edit: func(u *unstructured.Unstructured) {
 			u.Object["status"] = map[string]any{"loadBalancer": map[string]any{}}
 			u.SetResourceVersion("11")
 			mf := u.GetManagedFields()
 			u.SetManagedFields(append(mf, metav1.ManagedFieldsEntry{Manager: "kube-controller-manager", Subresource: "status"}))
 		}},
-		{name: "another verb", verb: "apply plumbline"},
-		{name: "a spec change", verb: "create", edit: func(u *unstructured.Unstructured) { u.Object["spec"] = map[string]any{"type": "NodePort"} }},
-		{name: "a label", verb: "create", edit: func(u *unstructured.Unstructured) { u.SetLabels(map[string]string{"a": "b"}) }},
-		{name: "another owner", verb: "create", edit: func(u *unstructured.Unstructured) {
+		{name: "another verb", verb: "apply kustomize-controller"},
+		{name: "a spec change", verb: "apply plumbline", edit: func(u *unstructured.Unstructured) { u.Object["spec"] = map[string]any{"type": "NodePort"} }},
+		{name: "a label", verb: "apply plumbline", edit: func(u *unstructured.Unstructured) { u.SetLabels(map[string]string{"a": "b"}) }},
+		{name: "another owner", verb: "apply plumbline", edit: func(u *unstructured.Unstructured) {
 			u.SetManagedFields(append(u.GetManagedFields(), metav1.ManagedFieldsEntry{Manager: "kubectl-edit", Operation: metav1.ManagedFieldsOperationUpdate}))
 		}},
-		{name: "another object with the same content", verb: "create", edit: func(u *unstructured.Unstructured) { u.SetUID("u-2") }},
-		{name: "another desired object", verb: "create", desired: func(u *unstructured.Unstructured) { u.SetLabels(map[string]string{"a": "b"}) }},
+		{name: "another object with the same content", verb: "apply plumbline", edit: func(u *unstructured.Unstructured) { u.SetUID("u-2") }},
+		{name: "another desired object", verb: "apply plumbline", desired: func(u *unstructured.Unstructured) { u.SetLabels(map[string]string{"a": "b"}) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -122,5 +122,12 @@ func TestDryRunKey(t *testing.T) {
 	}
 	if _, ok := dryRunKey("create", desired, &unstructured.Unstructured{Object: map[string]any{}}); ok {
 		t.Error("a live object without a UID got a key")
+	}
+	// A create's answer depends on the desired object only: a person's label on the live object
+	// does not make it asked again.
+	before, _ := dryRunKey("create", desired, live(nil))
+	after, _ := dryRunKey("create", desired, live(func(u *unstructured.Unstructured) { u.SetLabels(map[string]string{"a": "b"}) }))
+	if before != after {
+		t.Error("a live label changed the key of a dry-run create")
 	}
 }
