@@ -22,10 +22,12 @@ type fakeServer struct {
 	createErr        error                      // returned by dry-run creates when set
 
 	applyCalls, createCalls []*unstructured.Unstructured
+	applyManagers           []string // the field manager of each dry-run apply
 }
 
-func (f *fakeServer) DryRunApply(_ context.Context, desired, _ *unstructured.Unstructured, _ string) (*unstructured.Unstructured, error) {
+func (f *fakeServer) DryRunApply(_ context.Context, desired, _ *unstructured.Unstructured, manager string) (*unstructured.Unstructured, error) {
 	f.applyCalls = append(f.applyCalls, desired.DeepCopy())
+	f.applyManagers = append(f.applyManagers, manager)
 	if f.err != nil {
 		return nil, f.err
 	}

@@ -210,26 +210,66 @@ func TestCompareCreateRefusedOnName(t *testing.T) {
 	}
 }
 
-// Plumbline applied minReadySeconds from an earlier commit; Git dropped it, and the dry-run
-// apply as plumbline removes it: drift, attributed to plumbline.
+// An applier applied minReadySeconds from an earlier commit; Git dropped it, and a dry-run apply
+// as that applier removes it: drift, attributed to it. A field it shares with another manager,
+// or that applying Git keeps, is not.
 func TestCompareFieldGitDropped(t *testing.T) {
-	desired, live, server := scenario(t, "in-sync")
-	mf := live.GetManagedFields()
-	for i := range mf {
-		if mf[i].Manager == "plumbline" {
-			mf[i].FieldsV1.Raw = []byte(`{"f:spec":{"f:minReadySeconds":{},"f:replicas":{}}}`)
-		}
+	tests := []struct {
+		name      string
+		manager   string
+		fields    string                             // the applier's managedFields
+		applied   func(u *unstructured.Unstructured) // the dry-run apply's answer, from desired
+		want      []Field
+		wantApply []string
+	}{
+		{
+			name: "dropped from Plumbline's apply", manager: "plumbline",
+			fields:    `{"f:spec":{"f:minReadySeconds":{},"f:replicas":{}}}`,
+			want:      []Field{{Path: ".spec.minReadySeconds", Live: int64(10), Manager: "plumbline", Note: fmt.Sprintf(noteDropped, "plumbline")}},
+			wantApply: []string{"plumbline"},
+		},
+		{
+			name: "dropped from Flux's apply", manager: "kustomize-controller",
+			fields:    `{"f:metadata":{"f:labels":{"f:kustomize.toolkit.fluxcd.io/name":{}}},"f:spec":{"f:minReadySeconds":{},"f:replicas":{}}}`,
+			want:      []Field{{Path: ".spec.minReadySeconds", Live: int64(10), Manager: "kustomize-controller", Note: fmt.Sprintf(noteDropped, "kustomize-controller")}},
+			wantApply: []string{"kustomize-controller"},
+		},
+		{
+			name: "applying Git keeps it", manager: "plumbline",
+			fields:    `{"f:spec":{"f:minReadySeconds":{},"f:replicas":{}}}`,
+			applied:   func(u *unstructured.Unstructured) { u.Object["spec"].(map[string]any)["minReadySeconds"] = int64(10) },
+			wantApply: []string{"plumbline"},
+		},
+		{
+			name: "a manager that does not apply Git's objects", manager: "cert-manager",
+			fields: `{"f:spec":{"f:minReadySeconds":{},"f:replicas":{}}}`,
+		},
 	}
-	live.SetManagedFields(mf)
-	live.Object["spec"].(map[string]any)["minReadySeconds"] = int64(10)
-	server.applied = desired.DeepCopy()
-	got := compareScenario(t, desired, live, server)
-	want := []Field{{Path: ".spec.minReadySeconds", Live: int64(10), Manager: "plumbline", Note: fmt.Sprintf(noteDropped, "plumbline")}}
-	if d := cmp.Diff(want, got.Fields, cmpopts.IgnoreFields(Field{}, "Time")); d != "" {
-		t.Errorf("fields (-want +got):\n%s", d)
-	}
-	if len(server.applyCalls) != 1 {
-		t.Errorf("dry-run applies = %d, want 1 (to confirm the removal)", len(server.applyCalls))
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			desired, live, server := scenario(t, "in-sync")
+			mf := live.GetManagedFields()
+			for i := range mf {
+				if mf[i].Manager == "plumbline" {
+					mf[i].Manager = tt.manager
+					mf[i].FieldsV1.Raw = []byte(tt.fields)
+				}
+			}
+			live.SetManagedFields(mf)
+			live.Object["spec"].(map[string]any)["minReadySeconds"] = int64(10)
+			live.SetLabels(map[string]string{"app": "nginx", "kustomize.toolkit.fluxcd.io/name": "apps"})
+			server.applied = desired.DeepCopy()
+			if tt.applied != nil {
+				tt.applied(server.applied)
+			}
+			got := compareScenario(t, desired, live, server)
+			if d := cmp.Diff(tt.want, got.Fields, cmpopts.IgnoreFields(Field{}, "Time")); d != "" {
+				t.Errorf("fields (-want +got):\n%s", d)
+			}
+			if d := cmp.Diff(tt.wantApply, server.applyManagers); d != "" {
+				t.Errorf("dry-run applies as (-want +got):\n%s", d)
+			}
+		})
 	}
 }
 
