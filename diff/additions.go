@@ -155,6 +155,9 @@ func (c *comparison) fieldsOf(ctx context.Context, obj *unstructured.Unstructure
 // server's defaults when it created the object, so its owning a defaulted field says nothing.
 // Keys are matched exactly: a person's edit of a key (a port's protocol) makes a new element.
 func (c *comparison) wroteGit(w *owner) bool {
+	if v, ok := c.wroteGitMemo[w]; ok {
+		return v
+	}
 	found := false
 	w.fields.Leaves().Iterate(func(p fieldpath.Path) {
 		if found || !c.declared.Has(p) {
@@ -164,6 +167,10 @@ func (c *comparison) wroteGit(w *owner) bool {
 		lv, ok := valueAt(c.live.Object, p)
 		found = ok && equivalent(p, dv, lv)
 	})
+	if c.wroteGitMemo == nil {
+		c.wroteGitMemo = map[*owner]bool{}
+	}
+	c.wroteGitMemo[w] = found
 	return found
 }
 

@@ -198,6 +198,8 @@ type comparison struct {
 	// applied and created remember dry runs, so that each is asked at most once.
 	applied map[string]dryRun
 	created *dryRun
+	// wroteGitMemo remembers wroteGit per owner.
+	wroteGitMemo map[*owner]bool
 }
 
 // dryRun is one answer of the server: the object it would store, or why it refused.

@@ -89,7 +89,7 @@ func (c *comparison) appliedMetadata(p fieldpath.Path) bool {
 	}
 	key := *p[2].FieldName
 	for _, k := range c.opts.AppliedMetadata {
-		if key == k {
+		if key == k || (strings.HasSuffix(k, "/") && strings.HasPrefix(key, k)) {
 			return true
 		}
 	}

@@ -27,7 +27,8 @@ type Options struct {
 	// longer declares is drift. Default: kustomize-controller (Flux), argocd-controller.
 	ApplyManagers []string
 	// AppliedMetadata are label and annotation keys that the appliers add to every object by
-	// themselves (ownership labels); they are not fields that Git dropped. Default: none.
+	// themselves (ownership labels); they are not fields that Git dropped. A key ending in "/"
+	// stands for every key with that prefix. Default: none.
 	AppliedMetadata []string
 }
 

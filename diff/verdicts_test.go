@@ -145,16 +145,19 @@ func TestSetValueAt(t *testing.T) {
 func strPtr(s string) *string { return &s }
 
 func TestAppliedMetadata(t *testing.T) {
-	c := &comparison{Differ: &Differ{opts: Options{AppliedMetadata: []string{"plumbline.dev/source"}}}}
+	c := &comparison{Differ: &Differ{opts: Options{AppliedMetadata: []string{"example.com/", "app.kubernetes.io/managed-by"}}}}
 	tests := []struct {
 		path fieldpath.Path
 		want bool
 	}{
-		{fieldpath.MakePathOrDie("metadata", "labels", "plumbline.dev/source"), true},
+		{fieldpath.MakePathOrDie("metadata", "labels", "example.com/source"), true},
+		{fieldpath.MakePathOrDie("metadata", "annotations", "example.com/inventory"), true},
+		{fieldpath.MakePathOrDie("metadata", "labels", "app.kubernetes.io/managed-by"), true},
+		{fieldpath.MakePathOrDie("metadata", "labels", "app.kubernetes.io/name"), false},
 		{fieldpath.MakePathOrDie("metadata", "labels", "kustomize.toolkit.fluxcd.io/name"), true},
 		{fieldpath.MakePathOrDie("metadata", "annotations", "argocd.argoproj.io/tracking-id"), true},
 		{fieldpath.MakePathOrDie("metadata", "labels", "team"), false},
-		{fieldpath.MakePathOrDie("spec", "labels", "plumbline.dev/source"), false},
+		{fieldpath.MakePathOrDie("spec", "labels", "example.com/source"), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.path.String(), func(t *testing.T) {
