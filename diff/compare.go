@@ -135,6 +135,8 @@ func (d *Differ) Compare(ctx context.Context, desired, live *unstructured.Unstru
 			if secretValue(res.Fields[i].Path) {
 				res.Fields[i] = mask(res.Fields[i])
 			}
+			// A note may quote the server's refusal, which may quote a value.
+			res.Fields[i].Note = ScrubSecretValues(live, ScrubSecretValues(desired, res.Fields[i].Note))
 		}
 	}
 	slices.SortFunc(res.Fields, func(a, b Field) int { return strings.Compare(a.Path, b.Path) })

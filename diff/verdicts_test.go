@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -334,5 +335,28 @@ func TestSchemaSourceAskedForCustomKindsOnly(t *testing.T) {
 	gv := schema.GroupVersion{Group: "source.example.com", Version: "v1"}
 	if diff := cmp.Diff([]schema.GroupVersion{gv, gv}, schemas.asked); diff != "" {
 		t.Errorf("schema requests (-want +got):\n%s", diff)
+	}
+}
+
+// The server's refusal may quote a Secret's value; the note that carries it is scrubbed.
+func TestCompareSecretRefusalIsScrubbed(t *testing.T) {
+	desired, live, server := scenario(t, "secret-edited-by-kubectl")
+	server.applyErr = apierrors.NewInvalid(schema.GroupKind{Kind: "Secret"}, "db-credentials", field.ErrorList{
+		field.Invalid(field.NewPath("data", "password"), "hunter2", "is not s3cr3t-Pa55"),
+	})
+	server.created = server.applied
+	got := compareScenario(t, desired, live, server)
+	if len(got.Fields) == 0 {
+		t.Fatal("no fields")
+	}
+	for _, f := range got.Fields {
+		for _, secret := range []string{"hunter2", "s3cr3t-Pa55"} {
+			if strings.Contains(f.Note, secret) {
+				t.Errorf("field %s: note %q shows a secret value", f.Path, f.Note)
+			}
+		}
+		if !strings.Contains(f.Note, "not confirmed") && f.Path == ".data.password" {
+			t.Errorf("field %s: note %q", f.Path, f.Note)
+		}
 	}
 }
