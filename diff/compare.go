@@ -49,7 +49,8 @@ type Field struct {
 type Result struct {
 	// Fields are the drifted fields, sorted by path; empty when the object matches Git.
 	Fields []Field
-	// DryRuns is the number of dry-run requests the comparison made.
+	// DryRuns is the number of dry runs the comparison asked of the ServerDryRunner, which may
+	// answer some from a cache.
 	DryRuns int
 }
 

@@ -279,3 +279,22 @@ func TestVerdictDefaultsCausedByAPersonsEdit(t *testing.T) {
 		})
 	}
 }
+
+// The benign corpus stays clean after Plumbline's apply and after a person's
+// `kubectl apply --server-side` of the same files on top (the client-side apply is in
+// TestDryRunsCachedInSteadyState): the new verdicts add no false findings.
+func TestVerdictBenignCorpusAfterServerSideApplies(t *testing.T) {
+	s := newScenario(t, "benign-corpus")
+	clean(t, s.diffDeclared(s.c, s.objects))
+	for _, o := range s.objects {
+		m, err := s.c.mappingFor(o.Object.GroupVersionKind())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.c.resource(m, s.namespace).Apply(s.ctx, o.Object.GetName(), o.Object,
+			metav1.ApplyOptions{FieldManager: "kubectl", Force: true}); err != nil {
+			t.Fatalf("kubectl apply --server-side %s: %v", o.Object.GetName(), err)
+		}
+	}
+	clean(t, s.diffDeclared(s.c, s.objects))
+}
