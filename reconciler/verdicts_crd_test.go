@@ -209,3 +209,28 @@ func TestVerdictCustomResourceKeyedListElementAdded(t *testing.T) {
 		t.Errorf("fields (-want +got):\n%s", d)
 	}
 }
+
+// Flux applied the GitRepository from an earlier commit that declared spec.ignore; Git dropped
+// it. Flux's next apply removes it, so it is drift, attributed to Flux's manager.
+func TestVerdictFieldFluxAppliedAndGitDropped(t *testing.T) {
+	s, c, crd, cr := crdScenario(t, applyCRD)
+	earlier := cr.Object.DeepCopy()
+	if err := unstructured.SetNestedStringSlice(earlier.Object, []string{"/docs"}, "spec", "ignore"); err != nil {
+		t.Fatal(err)
+	}
+	earlier.SetLabels(map[string]string{"kustomize.toolkit.fluxcd.io/name": "flux-system"})
+	gvr := schema.GroupVersionResource{Group: cr.Object.GroupVersionKind().Group, Version: "v1", Resource: "gitrepositories"}
+	if _, err := dyn(t).Resource(gvr).Namespace(s.namespace).Apply(s.ctx, earlier.GetName(), earlier,
+		metav1.ApplyOptions{FieldManager: "kustomize-controller", Force: true}); err != nil {
+		t.Fatal(err)
+	}
+
+	f := only(t, s.diffDeclared(c, []manifests.Object{crd, cr}))
+	want := []report.Field{{
+		Path: ".spec.ignore", Live: []any{"/docs"}, Manager: "kustomize-controller",
+		Note: "Git no longer declares it; kustomize-controller applied it from an earlier commit, and applying Git now would remove it",
+	}}
+	if d := cmp.Diff(want, f.Fields, ignoreTime); d != "" {
+		t.Errorf("fields (-want +got):\n%s", d)
+	}
+}
