@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
@@ -65,17 +66,20 @@ func TestDryRunsCachedInSteadyState(t *testing.T) {
 	objs = append(objs, crd, cr)
 	counted, counter := countingCluster(t)
 
+	start := time.Now()
 	first := s.diffDeclared(counted, objs)
 	clean(t, first)
 	dryRuns, schemas := counter.dryRuns.Load(), counter.schema.Load()
-	t.Logf("first run over %d objects: %d dry runs, %d schema requests", len(objs), dryRuns, schemas)
+	t.Logf("first run over %d objects: %d dry runs, %d schema requests, %s", len(objs), dryRuns, schemas, time.Since(start))
 	if dryRuns == 0 {
 		t.Fatal("the first run made no dry runs: the objects were not applied client-side")
 	}
 
 	counter.dryRuns.Store(0)
 	counter.schema.Store(0)
+	start = time.Now()
 	clean(t, s.diffDeclared(counted, objs))
+	t.Logf("steady state: %d dry runs, %d schema requests, %s", counter.dryRuns.Load(), counter.schema.Load(), time.Since(start))
 	if n, m := counter.dryRuns.Load(), counter.schema.Load(); n != 0 || m != 0 {
 		t.Errorf("steady state made %d dry runs and %d schema requests, want none", n, m)
 	}
