@@ -14,8 +14,10 @@ import (
 type owner struct {
 	manager   string
 	operation metav1.ManagedFieldsOperationType
-	time      *time.Time
-	fields    *fieldpath.Set
+	// subresource is set when the entry is of a subresource's writes (status, scale).
+	subresource string
+	time        *time.Time
+	fields      *fieldpath.Set
 }
 
 // owners decodes the managedFields of a live object. Entries that cannot be decoded are skipped:
@@ -30,7 +32,7 @@ func owners(live *unstructured.Unstructured) []owner {
 		if err := set.FromJSON(bytes.NewReader(e.FieldsV1.Raw)); err != nil {
 			continue
 		}
-		o := owner{manager: e.Manager, operation: e.Operation, fields: set}
+		o := owner{manager: e.Manager, operation: e.Operation, subresource: e.Subresource, fields: set}
 		if e.Time != nil {
 			t := e.Time.UTC()
 			o.time = &t

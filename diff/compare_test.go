@@ -18,14 +18,21 @@ import (
 type fakeServer struct {
 	applied, created *unstructured.Unstructured // answers; nil: the call is unexpected
 	err              error                      // returned by every call when set
+	applyErr         error                      // returned by dry-run applies when set
+	createErr        error                      // returned by dry-run creates when set
 
 	applyCalls, createCalls []*unstructured.Unstructured
+	applyManagers           []string // the field manager of each dry-run apply
 }
 
-func (f *fakeServer) DryRunApply(_ context.Context, desired *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+func (f *fakeServer) DryRunApply(_ context.Context, desired, _ *unstructured.Unstructured, manager string) (*unstructured.Unstructured, error) {
 	f.applyCalls = append(f.applyCalls, desired.DeepCopy())
+	f.applyManagers = append(f.applyManagers, manager)
 	if f.err != nil {
 		return nil, f.err
+	}
+	if f.applyErr != nil {
+		return nil, f.applyErr
 	}
 	if f.applied == nil {
 		return nil, errors.New("fake: unexpected dry-run apply")
@@ -33,10 +40,13 @@ func (f *fakeServer) DryRunApply(_ context.Context, desired *unstructured.Unstru
 	return f.applied.DeepCopy(), nil
 }
 
-func (f *fakeServer) DryRunCreate(_ context.Context, desired *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+func (f *fakeServer) DryRunCreate(_ context.Context, desired, _ *unstructured.Unstructured) (*unstructured.Unstructured, error) {
 	f.createCalls = append(f.createCalls, desired.DeepCopy())
 	if f.err != nil {
 		return nil, f.err
+	}
+	if f.createErr != nil {
+		return nil, f.createErr
 	}
 	if f.created == nil {
 		return nil, errors.New("fake: unexpected dry-run create")
@@ -358,18 +368,36 @@ func TestCompareRolloutRestartIsNotDrift(t *testing.T) {
 	}
 }
 
-// A field that Git leaves to the server's default is never compared by value, even when a
-// person changed it (here the rollout's maxUnavailable, from 25% to 100%): defaults such as a
-// Service's clusterIP or a nodePort differ on every create, so comparing their values with a
-// dry-run create would report noise. Declaring the field in Git makes it compared.
+// A field that Git leaves to the server's default and that a person changed (here the rollout's
+// maxUnavailable, from 25% to 100%, with kubectl edit) is drift, with the default as the desired
+// value. The same field owned by the tool that created Git's object is not: it was given the
+// default at creation, and defaults such as a Service's clusterIP differ on every create.
 func TestCompareDefaultedFieldChangedByAPerson(t *testing.T) {
 	desired, live, server := scenario(t, "strategy-edited-by-kubectl")
 	got := compareScenario(t, desired, live, server)
-	if d := cmp.Diff([]Field(nil), got.Fields); d != "" {
+	want := []Field{{
+		Path: ".spec.strategy.rollingUpdate.maxUnavailable", Desired: "25%", Live: "100%",
+		Manager: "kubectl-edit", Time: at("2026-11-28T23:20:00Z"), Note: noteDefaultChanged,
+	}}
+	if d := cmp.Diff(want, got.Fields); d != "" {
 		t.Errorf("Compare fields (-want +got):\n%s", d)
 	}
 	if got.DryRuns != 1 {
 		t.Errorf("dry runs = %d, want 1 (the create that tells the defaults)", got.DryRuns)
+	}
+}
+
+func TestCompareDefaultOwnedByTheCreatorIsNotDrift(t *testing.T) {
+	desired, live, server := scenario(t, "strategy-edited-by-kubectl")
+	// kubectl apply (client-side) created the object: it owns Git's fields and every default,
+	// and the default it was given differs from this create's, as an allocated value does.
+	mf := live.GetManagedFields()
+	mf[0].Manager, mf[0].Operation = "kubectl-client-side-apply", metav1.ManagedFieldsOperationUpdate
+	mf[0].FieldsV1.Raw = []byte(`{"f:metadata":{"f:labels":{"f:app":{}}},"f:spec":{"f:replicas":{},"f:strategy":{"f:rollingUpdate":{"f:maxUnavailable":{}}}}}`)
+	live.SetManagedFields(mf[:2])
+	got := compareScenario(t, desired, live, server)
+	if d := cmp.Diff([]Field(nil), got.Fields); d != "" {
+		t.Errorf("Compare fields (-want +got):\n%s", d)
 	}
 }
 

@@ -19,12 +19,27 @@ type Options struct {
 	InteractiveManagers []string
 	// Ignore drops drifted fields by object and path. Default: none.
 	Ignore []IgnoreRule
+	// FieldManager is the field manager that applies Git's objects, and that dry-run applies
+	// use. Default "plumbline".
+	FieldManager string
+	// ApplyManagers are glob patterns (path.Match) of other field managers that server-side
+	// apply Git's objects (CD tools). A field FieldManager or one of them applied that Git no
+	// longer declares is drift. Default: kustomize-controller (Flux), argocd-controller.
+	ApplyManagers []string
+	// AppliedMetadata are label and annotation keys that the appliers add to every object by
+	// themselves (ownership labels); they are not fields that Git dropped. A key ending in "/"
+	// stands for every key with that prefix. Default: none.
+	AppliedMetadata []string
 }
 
-// DefaultOptions returns the interactive managers of a person at a terminal or a browser, and no
-// ignore rules.
+// DefaultOptions returns the interactive managers of a person at a terminal or a browser, no
+// ignore rules, and the appliers described on Options.
 func DefaultOptions() Options {
-	return Options{InteractiveManagers: []string{"kubectl*", "k9s", "Mozilla*"}}
+	return Options{
+		InteractiveManagers: []string{"kubectl*", "k9s", "Mozilla*"},
+		FieldManager:        "plumbline",
+		ApplyManagers:       []string{"kustomize-controller", "argocd-controller"},
+	}
 }
 
 // IgnoreRule drops the fields under Paths of the objects it selects. Empty selectors select

@@ -205,7 +205,11 @@ func TestNewValidatesRules(t *testing.T) {
 }
 
 func TestDefaultOptions(t *testing.T) {
-	want := Options{InteractiveManagers: []string{"kubectl*", "k9s", "Mozilla*"}}
+	want := Options{
+		InteractiveManagers: []string{"kubectl*", "k9s", "Mozilla*"},
+		FieldManager:        "plumbline",
+		ApplyManagers:       []string{"kustomize-controller", "argocd-controller"},
+	}
 	if d := cmp.Diff(want, DefaultOptions(), cmp.AllowUnexported(IgnoreRule{})); d != "" {
 		t.Errorf("DefaultOptions (-want +got):\n%s", d)
 	}

@@ -191,3 +191,41 @@ func withPrefixes(s *fieldpath.Set) *fieldpath.Set {
 	})
 	return out
 }
+
+// setValueAt writes v at path p of an unstructured object, making the maps on the way. It reports
+// false, changing nothing further, where the path goes through a list element that is not there
+// or through a value that is not a map.
+func setValueAt(obj map[string]any, p fieldpath.Path, v any) bool {
+	cur := any(obj)
+	for i, pe := range p {
+		last := i == len(p)-1
+		switch {
+		case pe.FieldName != nil:
+			m, ok := cur.(map[string]any)
+			if !ok {
+				return false
+			}
+			if last {
+				m[*pe.FieldName] = v
+				return true
+			}
+			next, ok := m[*pe.FieldName]
+			if !ok {
+				next = map[string]any{}
+				m[*pe.FieldName] = next
+			}
+			cur = next
+		case pe.Key != nil && !last:
+			l, ok := cur.([]any)
+			if !ok {
+				return false
+			}
+			if cur, ok = findByKey(l, *pe.Key); !ok {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return false
+}

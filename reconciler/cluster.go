@@ -4,9 +4,12 @@ import (
 	"context"
 	"fmt"
 
+	"golang.org/x/sync/singleflight"
+
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/cache"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
@@ -33,6 +36,12 @@ type Cluster struct {
 	dynamic   dynamic.Interface
 	discovery discovery.CachedDiscoveryInterface
 	mapper    meta.ResettableRESTMapper
+
+	// dryRuns caches dry-run answers (see dryRunner); schemas caches the published schemas of
+	// group-versions client-go does not know (see schemaSource).
+	dryRuns     *cache.LRUExpireCache
+	schemas     *cache.LRUExpireCache
+	schemaFetch singleflight.Group
 }
 
 // NewCluster returns a Cluster for cfg. Discovery is cached in memory for the Cluster's life.
@@ -48,7 +57,10 @@ func NewCluster(cfg *rest.Config) (*Cluster, error) {
 		return nil, fmt.Errorf("discovery client: %w", err)
 	}
 	cached := memory.NewMemCacheClient(dc)
-	return &Cluster{dynamic: dyn, discovery: cached, mapper: restmapper.NewDeferredDiscoveryRESTMapper(cached)}, nil
+	return &Cluster{
+		dynamic: dyn, discovery: cached, mapper: restmapper.NewDeferredDiscoveryRESTMapper(cached),
+		dryRuns: newDryRunCache(), schemas: cache.NewLRUExpireCache(256),
+	}, nil
 }
 
 // mapping says where the API server serves objects of a kind.

@@ -3,6 +3,7 @@ package reconciler
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 
 	"golang.org/x/sync/errgroup"
@@ -35,6 +36,10 @@ type DiffOptions struct {
 	Policy *policy.Engine
 }
 
+// appliedMetadataPrefix covers the labels and annotations Plumbline's apply writes itself
+// (LabelSource and any it adds later): never fields that Git dropped.
+const appliedMetadataPrefix = "plumbline.dev/"
+
 // DefaultDiffOptions returns the defaults described on DiffOptions.
 func DefaultDiffOptions() DiffOptions {
 	return DiffOptions{DefaultNamespace: "default", Diff: diff.DefaultOptions(), Concurrency: 16}
@@ -65,7 +70,10 @@ func (c *Cluster) Diff(ctx context.Context, objs []manifests.Object, opts DiffOp
 	if opts.DefaultNamespace == "" {
 		opts.DefaultNamespace = "default"
 	}
-	differ, err := diff.New(dryRunner{c}, opts.Diff)
+	dopts := opts.Diff
+	dopts.FieldManager = FieldManager
+	dopts.AppliedMetadata = append(slices.Clone(dopts.AppliedMetadata), appliedMetadataPrefix, LabelManagedBy)
+	differ, err := diff.New(dryRunner{c}, dopts, diff.WithSchemas(schemaSource{c}))
 	if err != nil {
 		return nil, fmt.Errorf("diff options: %w", err)
 	}

@@ -29,7 +29,7 @@ func missingFinding(o manifests.Object) report.Finding {
 func modifiedFinding(o manifests.Object, fields []diff.Field) report.Finding {
 	out := make([]report.Field, len(fields))
 	for i, f := range fields {
-		out[i] = report.Field{Path: f.Path, Desired: f.Desired, Live: f.Live, Manager: f.Manager, Time: f.Time, Masked: f.Masked}
+		out[i] = report.Field{Path: f.Path, Desired: f.Desired, Live: f.Live, Manager: f.Manager, Time: f.Time, Masked: f.Masked, Note: f.Note}
 	}
 	return report.Finding{
 		Type:    report.Modified,

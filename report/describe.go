@@ -8,8 +8,19 @@ import (
 
 // DescribeField says in one sentence how a drifted field differs, in the words an on-call
 // engineer expects: "Image changed from 'nginx:1.21.0' to 'nginx:latest'". A field with a null
-// desired value was added in the cluster; one with a null live value was removed there.
+// desired value was added in the cluster, unless its note says otherwise (Git dropped it); one
+// with a null live value was removed there. The field's note follows in parentheses.
 func DescribeField(f Field) string {
+	if f.Note == "" {
+		return describeChange(f)
+	}
+	if f.Desired == nil && f.Live != nil && !f.Masked {
+		return fmt.Sprintf("Field %s is set in the cluster but not declared in Git: %s (%s)", f.Path, quote(f.Live), f.Note)
+	}
+	return describeChange(f) + " (" + f.Note + ")"
+}
+
+func describeChange(f Field) string {
 	switch {
 	case f.Masked && f.Desired == nil:
 		return fmt.Sprintf("Secret value %s added in the cluster but not declared in Git (value masked)", f.Path)

@@ -20,6 +20,16 @@ func TestDescribeField(t *testing.T) {
 			want:  "Image changed from 'nginx:1.21.0' to 'nginx:latest'",
 		},
 		{
+			name:  "a note follows the change",
+			field: Field{Path: ".spec.sessionAffinity", Desired: "None", Live: "ClientIP", Note: "Git leaves this field to the server's default"},
+			want:  "Field .spec.sessionAffinity changed from 'None' to 'ClientIP' (Git leaves this field to the server's default)",
+		},
+		{
+			name:  "a field Git dropped is not called added",
+			field: Field{Path: ".spec.minReadySeconds", Live: int64(10), Note: "Git no longer declares it"},
+			want:  "Field .spec.minReadySeconds is set in the cluster but not declared in Git: 10 (Git no longer declares it)",
+		},
+		{
 			name:  "image of an init container",
 			field: Field{Path: `.spec.template.spec.initContainers[name="migrate"].image`, Desired: "migrate:2", Live: "migrate:3"},
 			want:  "Image changed from 'migrate:2' to 'migrate:3'",

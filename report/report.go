@@ -116,6 +116,9 @@ type Field struct {
 	Time    *time.Time `json:"time,omitempty"`
 	// Masked is true when Desired and Live stand in for Secret values that are never shown.
 	Masked bool `json:"masked,omitempty"`
+	// Note says how the verdict was reached when that is not the usual way (the API server could
+	// not confirm it, Git no longer declares the field, a default was changed). Usually empty.
+	Note string `json:"note,omitempty"`
 }
 
 // Image describes the image behind an image finding.
