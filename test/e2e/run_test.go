@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/plumbline/plumbline/test/gitserver"
 )
 
@@ -97,7 +96,9 @@ func (p *controllerProcess) notifications(event string) []string {
 	return out
 }
 
-func (p *controllerProcess) leads() bool { return strings.Contains(p.out.String(), "Successfully acquired lease") }
+func (p *controllerProcess) leads() bool {
+	return strings.Contains(p.out.String(), "Successfully acquired lease")
+}
 
 func (p *controllerProcess) ready() bool {
 	resp, err := http.Get("http://" + p.probe + "/readyz")
