@@ -5,6 +5,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
+	"sigs.k8s.io/structured-merge-diff/v6/typed"
 )
 
 // WithoutFields returns a copy of obj without the fields at paths (in structured-merge-diff
@@ -16,9 +17,13 @@ func WithoutFields(obj *unstructured.Unstructured, paths []string) (*unstructure
 	in := obj.DeepCopy()
 	delete(in.Object, "status")
 	in.SetManagedFields(nil)
-	tv, err := toTyped(in)
+	// The compiled schema knows the list keys of built-in kinds; other kinds are read with a
+	// deduced schema, in which a path inside a list takes the whole list.
+	tv, err := builtinTypes().ObjectToTyped(in, typed.AllowDuplicates)
 	if err != nil {
-		return nil, fmt.Errorf("object %w", err)
+		if tv, err = deducedTypes.ObjectToTyped(in, typed.AllowDuplicates); err != nil {
+			return nil, fmt.Errorf("object %s: %w", in.GroupVersionKind(), err)
+		}
 	}
 	fields, err := tv.ToFieldSet()
 	if err != nil {
