@@ -85,7 +85,7 @@ func TestControllerAppliesNewCommit(t *testing.T) {
 	s.start()
 	first := s.ready(0).Status.LastFetchedRevision
 
-	deployment := strings.Replace(readFixture(t, "controller-nginx", "deployment.yaml"), "replicas: 2", "replicas: 4", 1)
+	deployment := strings.Replace(readFixtureText(t, "controller-nginx", "deployment.yaml"), "replicas: 2", "replicas: 4", 1)
 	sha := gitserver.Commit(t, s.repo, map[string]string{"deployment.yaml": deployment}, "scale to 4")
 	s.eventually(4*time.Second, "the new commit applied", func() bool {
 		return *s.deployment().Spec.Replicas == 4

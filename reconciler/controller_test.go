@@ -298,8 +298,8 @@ func containsLine(lines []string, want string) bool {
 	return false
 }
 
-// readFixture returns one file of testdata/<fixture>.
-func readFixture(t *testing.T, fixture, name string) string {
+// readFixtureText returns one file of testdata/<fixture>.
+func readFixtureText(t *testing.T, fixture, name string) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", fixture, name))
 	if err != nil {
