@@ -37,7 +37,9 @@ func run(m *testing.M) int {
 	plumbline = filepath.Join(bin, "plumbline")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	build := exec.CommandContext(ctx, "go", "build", "-o", plumbline, "github.com/plumbline/plumbline/cmd/plumbline")
+	// The binary the Dockerfile ships: static, without cgo.
+	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", plumbline, "github.com/plumbline/plumbline/cmd/plumbline")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build plumbline:", err)
