@@ -9,7 +9,10 @@ import (
 // DescribeField says in one sentence how a drifted field differs, in the words an on-call
 // engineer expects: "Image changed from 'nginx:1.21.0' to 'nginx:latest'". A field with a null
 // desired value was added in the cluster; one with a null live value was removed there.
+//
+// The path and values are passed through Printable, so the sentence is safe to print.
 func DescribeField(f Field) string {
+	f.Path = Printable(f.Path)
 	switch {
 	case f.Masked && f.Desired == nil:
 		return fmt.Sprintf("Secret value %s added in the cluster but not declared in Git (value masked)", f.Path)
@@ -57,13 +60,13 @@ func lastField(path string) string {
 func quote(v any) string {
 	switch x := v.(type) {
 	case string:
-		return "'" + x + "'"
+		return "'" + Printable(x) + "'"
 	case nil:
 		return "null"
 	}
 	b, err := json.Marshal(v)
 	if err != nil {
-		return fmt.Sprint(v)
+		return Printable(fmt.Sprint(v))
 	}
-	return string(b)
+	return Printable(string(b)) // JSON escapes control characters, not every format character
 }
