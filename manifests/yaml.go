@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -18,9 +19,40 @@ import (
 const aliasAllowance = 100_000
 
 // parseYAML parses a YAML (or JSON) stream into its documents, without expanding aliases, and
-// rejects it when expanding them would blow the documents up. Errors are *FileError without a
+// rejects it when expanding them would blow the documents up, or when it could build more
+// nodes than one render may (DefaultOptions().MaxNodes). Errors are *FileError without a
 // path; the caller adds it.
-func parseYAML(data []byte) (docs []*yaml.Node, err error) {
+func parseYAML(data []byte) ([]*yaml.Node, error) {
+	return parseYAMLWithin(data, nil)
+}
+
+// parseYAML is parseYAML counting the nodes against the budget of the render that o belongs
+// to (see Options.withDefaults).
+func (o Options) parseYAML(data []byte) ([]*yaml.Node, error) {
+	return parseYAMLWithin(data, o.nodes)
+}
+
+// nodeBudget is what one render may still build of YAML nodes. go-yaml's Node costs about
+// 170 bytes held, 250 while parsing, and YAML can make one node of every 1.5 bytes: 4 MiB
+// of "? " lines is 2.8 million nodes, 480 MiB. So the bytes of a file are no bound on
+// memory; its nodes are. It is safe for concurrent use.
+type nodeBudget struct {
+	limit int64
+	used  atomic.Int64
+}
+
+// parseYAMLWithin parses data after checking that it cannot build more nodes than budget
+// has left (or than the default MaxNodes, when budget is nil), using estimateNodes, which
+// reads data without allocating. The nodes that were built are then charged to budget.
+func parseYAMLWithin(data []byte, budget *nodeBudget) (docs []*yaml.Node, err error) {
+	limit, used := int64(DefaultOptions().MaxNodes), int64(0)
+	if budget != nil {
+		limit, used = budget.limit, budget.used.Load()
+	}
+	if est := estimateNodes(data); est > limit-used {
+		return nil, &FileError{Err: fmt.Errorf("YAML could build up to %d nodes, over what is left (%d) of the limit of %d nodes per render: %w",
+			est, max(limit-used, 0), limit, ErrLimitExceeded)}
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			docs, err = nil, &FileError{Err: fmt.Errorf("invalid YAML: parser failed: %v", p)}
@@ -38,10 +70,56 @@ func parseYAML(data []byte) (docs []*yaml.Node, err error) {
 		}
 		docs = append(docs, n)
 	}
-	if err := checkAliases(docs); err != nil {
+	written, err := checkAliases(docs)
+	if err != nil {
 		return nil, err
 	}
+	if budget != nil {
+		budget.used.Add(written)
+	}
 	return docs, nil
+}
+
+// estimateNodes returns an upper bound of the nodes go-yaml builds of data, in one pass
+// without allocating. Every node but an implicit empty one starts at a token: a character
+// after white space, a flow indicator or ':' (or at the start); each indicator that may
+// stand for empty nodes (':', ',', '?', '-', a document marker) is charged for the most it
+// can stand for. Text inside quoted and block scalars and comments is charged as tokens
+// too, so the bound is loose for prose (about one node per word) and tight for manifests
+// (one or two per node). FuzzEstimateNodes checks that it is a bound.
+func estimateNodes(data []byte) int64 {
+	isSep := func(c byte) bool {
+		switch c {
+		case ' ', '\t', '\n', '\r', ',', '[', ']', '{', '}', ':':
+			return true
+		}
+		return false
+	}
+	n := int64(2) // the document and its content
+	for i := 0; i < len(data); i++ {
+		c := data[i]
+		start := i == 0 || isSep(data[i-1])
+		next := byte(' ')
+		if i+1 < len(data) {
+			next = data[i+1]
+		}
+		switch {
+		case c == ':':
+			n += 3 // an empty key, an empty value, a single-pair mapping in a flow sequence
+		case c == ',':
+			n += 2 // an entry and its empty value
+		case c == '[' || c == '{':
+			n++
+		case !start || isSep(c):
+		case (c == '-' || c == '?') && isSep(next):
+			n += 3 // a collection, an empty entry (and its empty value)
+		case (c == '-' || c == '.') && (i == 0 || data[i-1] == '\n'):
+			n += 3 // perhaps a document marker: a document and its empty content
+		default:
+			n++
+		}
+	}
+	return n
 }
 
 var lineInError = regexp.MustCompile(`line (\d+)`)
@@ -58,8 +136,9 @@ func yamlErrorLine(err error) int {
 
 // checkAliases counts the nodes of docs as written and as they would be with every alias
 // expanded, and fails when aliases would add more than the documents themselves plus
-// aliasAllowance nodes, or when an anchor contains an alias to itself.
-func checkAliases(docs []*yaml.Node) error {
+// aliasAllowance nodes, or when an anchor contains an alias to itself. It returns the nodes
+// as written.
+func checkAliases(docs []*yaml.Node) (int64, error) {
 	var written int64
 	firstAlias := 0
 	var walk func(n *yaml.Node)
@@ -76,7 +155,7 @@ func checkAliases(docs []*yaml.Node) error {
 		walk(d)
 	}
 	if firstAlias == 0 {
-		return nil
+		return written, nil
 	}
 	limit := 2*written + aliasAllowance
 	memo := map[*yaml.Node]int64{}
@@ -112,15 +191,15 @@ func checkAliases(docs []*yaml.Node) error {
 	for _, d := range docs {
 		s, err := size(d)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		expanded += s
 		if expanded > limit {
-			return &FileError{Line: firstAlias, Err: fmt.Errorf(
+			return 0, &FileError{Line: firstAlias, Err: fmt.Errorf(
 				"YAML aliases would expand the file's %d nodes to more than %d: %w", written, limit, ErrExcessiveAliasing)}
 		}
 	}
-	return nil
+	return written, nil
 }
 
 // deref returns the content of a document node, the target of an alias, or n itself; nil
