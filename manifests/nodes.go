@@ -39,7 +39,9 @@ func estimateNodes(data []byte) int64 {
 			n += 3 // an empty key, an empty value, a single-pair mapping in a flow sequence
 		case c == ',':
 			n += 2 // an entry and its empty value
-		case c == '[' || c == '{':
+		case c == '{':
+			n += 2 // a mapping, and the empty value of an entry that has no ':' (the first)
+		case c == '[':
 			n++
 		case !start || isSep(c):
 		case (c == '-' || c == '?') && isSep(next):
