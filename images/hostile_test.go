@@ -22,8 +22,8 @@ import (
 
 // hostileRegistry is go-containerregistry's registry behind a handler that, for the
 // repositories below "endless/", answers every manifest HEAD without a digest (so the client
-// falls back to GET) and every GET with a manifest that never ends, and for those below
-// "hang/" never answers at all.
+// falls back to GET) and every GET with a manifest that never ends, for those below "hang/"
+// never answers at all, and for those below "busy/" asks to retry in 10 s.
 type hostileRegistry struct {
 	srv  *httptest.Server
 	host string
@@ -38,6 +38,9 @@ func newHostileRegistry(t testing.TB) *hostileRegistry {
 		switch {
 		case strings.HasPrefix(req.URL.Path, "/v2/hang/"):
 			<-req.Context().Done()
+		case strings.HasPrefix(req.URL.Path, "/v2/busy/"):
+			w.Header().Set("Retry-After", "10")
+			http.Error(w, "busy", http.StatusServiceUnavailable)
 		case strings.HasPrefix(req.URL.Path, "/v2/endless/") && strings.Contains(req.URL.Path, "/manifests/"):
 			w.Header().Set("Content-Type", "application/vnd.oci.image.manifest.v1+json")
 			w.WriteHeader(http.StatusOK)
@@ -215,6 +218,25 @@ func TestImageTimeoutWithoutRunDeadline(t *testing.T) {
 	}
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("took %s; want about 300ms", d)
+	}
+}
+
+// TestBusyRegistryPastTheImageDeadlineIsATimeout: a registry that asks for a retry later
+// than the image's deadline fails the image at once with a Timeout, not a cancellation.
+func TestBusyRegistryPastTheImageDeadlineIsATimeout(t *testing.T) {
+	h := newHostileRegistry(t)
+	r := newResolver(t, WithImageTimeout(time.Second))
+	start := time.Now()
+	outs, err := r.ResolveAll(context.Background(), h.requests(t, "busy/app", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var re *RegistryError
+	if !errors.As(outs[0].Err, &re) || re.Kind != Timeout || re.Host != h.host || !strings.Contains(outs[0].Err.Error(), "would pass the deadline") {
+		t.Fatalf("err = %v, want a Timeout naming the host and the retry", outs[0].Err)
+	}
+	if d := time.Since(start); d > 500*time.Millisecond {
+		t.Errorf("took %s; the retry it cannot wait for is not waited for", d)
 	}
 }
 

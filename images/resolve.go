@@ -178,9 +178,17 @@ func (r *Resolver) resolveBefore(ctx context.Context, req Request, cutoff time.T
 	ictx, cancel := context.WithDeadlineCause(ctx, deadline, errImageTimeout)
 	defer cancel()
 	res, err := r.resolveExpecting(ictx, req.Ref, req.Keychain, req.Expect)
-	if err != nil && ctx.Err() == nil && context.Cause(ictx) == errImageTimeout {
+	var re *RegistryError
+	switch {
+	case err == nil || ctx.Err() != nil:
+	case context.Cause(ictx) == errImageTimeout:
 		return Resolution{}, &RegistryError{Kind: Timeout, Ref: req.Ref.String(), Host: req.Ref.Registry,
 			Err: fmt.Errorf("no answer within %s", limit.Round(time.Millisecond))}
+	case errors.Is(err, context.DeadlineExceeded) && errors.As(err, &re) && re.Kind == Canceled:
+		// A retry that would have passed the image's deadline: the registry was too slow.
+		timedOut := *re
+		timedOut.Kind = Timeout
+		return Resolution{}, &timedOut
 	}
 	return res, err
 }
