@@ -2,6 +2,7 @@ package manifests
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"strings"
@@ -37,6 +38,9 @@ var estimateSeeds = []string{
 	"[a,b,[c,[d]]]", "a:\n b:\n  c:\n", "--- |\n text\n--- >\n more\n", "---\n---\n---\n", "a: &x [1]\nb: *x\n",
 	configMap, aliasBomb, `{"a":1,"b":[1,2,{"c":null}]}`, "a: 'it''s' # c\nb: \"x\\\"y\"\n", "!!map {? a : b}\n",
 	"- ? a\n  : b\n- ? \n  : \n", "a: [\n  1,\n  2,\n]\n", "%YAML 1.2\n---\na: b\n",
+	"data:\n  script.sh: |\n    echo a b c\n    x: [1, 2]\n  other: v\n", "- key: |\n  other: [a,a,a,a]\n", "- |\n  a\n- [b, c]\n",
+	"k: [\"x: |\n  \", a, a, a, a]\n", "k: v 'q\nj: [\"x ' : |\n  \", a, a, a]\n", "a: b\n  key: |\n   - x\n   - y\n",
+	"- b\n  - |\n   # c\n   - x\n   - y\n", "a: |2\n    x\n  y: [1,2,3]\n", "a: >-\n\n  t\n\n  u\nb: [1, 2]\n", "a: |\n\tb: [1,2]\n",
 }
 
 // FuzzEstimateNodes checks that estimateNodes is an upper bound of what go-yaml builds of any
@@ -61,9 +65,45 @@ func TestEstimateNodesIsABoundOnSeeds(t *testing.T) {
 			t.Errorf("go-yaml built %d nodes of %q; the estimate was %d", got, s, est)
 		}
 	}
+	// A dashboard's JSON in a block scalar costs the budget nothing of its size.
+	dash := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: dashboards}\ndata:\n  web.json: |\n" +
+		strings.Repeat(`    {"title": "latency", "targets": [{"expr": "rate(x[5m])", "legend": "{{pod}}"}], "gridPos": {"x": 0}},`+"\n", 20_000)
+	if est := estimateNodes([]byte(dash)); est > 100 {
+		t.Errorf("estimate %d for a ConfigMap of %d bytes of JSON in a block scalar; want under 100", est, len(dash))
+	}
 	// Manifests: close to what is built, so that the budget is not spent on estimates.
 	m := []byte(strings.Repeat(configMap+"---\n", 100))
 	if got, est := nodesBuilt(m), estimateNodes(m); est > 3*got {
 		t.Errorf("estimate %d for a manifest of %d nodes; want within 3x", est, got)
 	}
+}
+
+// TestRenderKeepsLargeBlockScalars: a ConfigMap of 3 MiB of dashboards in a block scalar, as
+// monitoring stacks ship them, renders under the default node cap.
+func TestRenderKeepsLargeBlockScalars(t *testing.T) {
+	root := t.TempDir()
+	dash := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: dashboards}\ndata:\n  web.json: |\n" +
+		strings.Repeat(`    {"title": "latency", "targets": [{"expr": "rate(x[5m])", "legend": "{{pod}}"}], "gridPos": {"x": 0}},`+"\n", 30_000)
+	writeTree(t, root, map[string]string{"app/dashboards.yaml": dash})
+	objs, err := Render(context.Background(), root, "app", DefaultOptions())
+	if err != nil {
+		t.Fatalf("Render of %d bytes: %v", len(dash), err)
+	}
+	if len(objs) != 1 {
+		t.Errorf("got %d objects, want 1", len(objs))
+	}
+}
+
+// TestRenderRefusesNodeBombsNamingTheFile: a file that could build more nodes than the
+// render has left is refused before it is parsed, naming it, with ErrLimitExceeded.
+func TestRenderRefusesNodeBombsNamingTheFile(t *testing.T) {
+	root := t.TempDir()
+	writeTree(t, root, map[string]string{
+		"app/a.yaml":    configMap,
+		"app/bomb.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\nx: [" + strings.Repeat("a,", 200_000) + "a]\n",
+	})
+	opts := DefaultOptions()
+	opts.MaxNodes = 100_000
+	_, err := Render(context.Background(), root, "app", opts)
+	wantError(t, err, ErrLimitExceeded, "app/bomb.yaml: YAML could build up to", "of the limit of 100000 nodes per render")
 }

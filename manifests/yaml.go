@@ -64,8 +64,12 @@ func parseYAMLWithin(data []byte, budget *nodeBudget) (docs []*yaml.Node, err er
 	if err != nil {
 		return nil, err
 	}
+	used = written
 	if budget != nil {
-		budget.used.Add(written)
+		used = budget.used.Add(written)
+	}
+	if used > limit { // the estimate is a bound; this holds the line should it ever not be
+		return nil, &FileError{Err: fmt.Errorf("YAML built %d nodes, which takes the render over the limit of %d nodes: %w", written, limit, ErrLimitExceeded)}
 	}
 	return docs, nil
 }
