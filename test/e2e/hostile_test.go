@@ -140,6 +140,12 @@ func TestHostileNamesCannotForgeOutput(t *testing.T) {
 			if len(r.stderr) > 2000 {
 				t.Errorf("stderr is %d bytes; the error must not quote the name", len(r.stderr))
 			}
+			// diff, against the cluster, refuses it the same way instead of reporting it Missing.
+			r = runMeasured(t, "diff", "--path", filepath.Join(dir, "app"))
+			if r.code != 2 || strings.Contains(r.stdout, "Missing") {
+				t.Fatalf("diff: exit %d, want 2 and no finding\n%s%s", r.code, r.stdout, r.stderr)
+			}
+			wantOutput(t, "diff stderr", r.stderr, []string{tt.want}, nil)
 		})
 	}
 }
