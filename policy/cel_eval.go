@@ -120,7 +120,7 @@ func (e *Engine) evaluatePolicies(ctx context.Context, in Input, spec map[string
 			v := &p.validations[j]
 			if err := ctx.Err(); err != nil {
 				errs = append(errs, fmt.Errorf("%s: policy %q: validations[%d]: not evaluated: %w", objectRef(in.Object), p.name, v.index, err))
-				return out, errors.Join(errs...)
+				continue
 			}
 			if err := spent.exhausted(); err != nil {
 				errs = append(errs, fmt.Errorf("%s: policy %q: validations[%d] %q: %w",

@@ -172,6 +172,11 @@ func TestCELEvaluationEndsWithTheContext(t *testing.T) {
 		t.Fatalf("Evaluate error = %v, want the deadline", err)
 	}
 	t.Logf("returned after %s: %v", d, err)
+	for i := 1; i < 8; i++ {
+		if want := fmt.Sprintf(`policy "slow%d": validations[0]: not evaluated: context deadline exceeded`, i); !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not name policy slow%d left unevaluated:\n%v", i, err)
+		}
+	}
 	if d > 150*time.Millisecond {
 		t.Errorf("Evaluate returned %s after starting with a 30ms deadline; want within 150ms", d)
 	}
