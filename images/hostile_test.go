@@ -240,6 +240,28 @@ func TestBusyRegistryPastTheImageDeadlineIsATimeout(t *testing.T) {
 	}
 }
 
+// TestLayerChangesOnASilentRegistryEndEarly: comparing layers on a registry that never
+// answers GET takes a quarter of the run's time left, not all of it.
+func TestLayerChangesOnASilentRegistryEndEarly(t *testing.T) {
+	h := newHostileRegistry(t)
+	ref, err := ParseReference(h.host + "/hang/app:1.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newResolver(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err = r.LayerChanges(ctx, ref, "sha256:"+strings.Repeat("a", 64), "sha256:"+strings.Repeat("b", 64), nil)
+	d := time.Since(start)
+	if err == nil {
+		t.Fatal("LayerChanges succeeded on a registry that never answers")
+	}
+	if d > 1500*time.Millisecond || ctx.Err() != nil {
+		t.Errorf("LayerChanges took %s of the run's 4s; want about 1s", d)
+	}
+}
+
 func lastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	if len(lines) > n {

@@ -193,6 +193,17 @@ func (r *Resolver) resolveBefore(ctx context.Context, req Request, cutoff time.T
 	return res, err
 }
 
+// followUpContext bounds the requests made for one image after ResolveAll (LayerChanges):
+// the image timeout, and at most a quarter of the time ctx has left, so that a registry that
+// answers HEAD but never GET holds up the run for a bounded share of what is left.
+func (r *Resolver) followUpContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	limit := r.imageTimeout
+	if d, ok := ctx.Deadline(); ok {
+		limit = min(limit, time.Until(d)/4)
+	}
+	return context.WithTimeoutCause(ctx, limit, errImageTimeout)
+}
+
 // errImageTimeout is the cause of an image's own deadline.
 var errImageTimeout = errors.New("image deadline")
 
