@@ -68,5 +68,43 @@ func ScrubSecretValues(obj *unstructured.Unstructured, text string) string {
 	for _, s := range secrets {
 		text = strings.ReplaceAll(text, s, MaskedValue)
 	}
-	return text
+	return maskSubstrings(text, secrets)
+}
+
+// minMaskedSubstring is the shortest part of a Secret value that ScrubSecretValues masks
+// when text quotes only a part of it (a policy message with substring(0, 8)).
+const minMaskedSubstring = 6
+
+// maskSubstrings masks every run of text of minMaskedSubstring bytes or more that is also
+// part of one of secrets: each window of that length is looked up among the windows of the
+// secrets, and the windows found are masked together.
+func maskSubstrings(text string, secrets []string) string {
+	if len(text) < minMaskedSubstring {
+		return text
+	}
+	windows := map[string]bool{}
+	for _, s := range secrets {
+		for i := 0; i+minMaskedSubstring <= len(s); i++ {
+			windows[s[i:i+minMaskedSubstring]] = true
+		}
+	}
+	var b strings.Builder
+	end := 0 // text[:end] is written or masked
+	for i := 0; i+minMaskedSubstring <= len(text); i++ {
+		if !windows[text[i:i+minMaskedSubstring]] {
+			continue
+		}
+		if i > end {
+			b.WriteString(text[end:i])
+			b.WriteString(MaskedValue)
+		} else if end == 0 && i == 0 {
+			b.WriteString(MaskedValue)
+		}
+		end = i + minMaskedSubstring
+	}
+	if b.Len() == 0 {
+		return text
+	}
+	b.WriteString(text[end:])
+	return b.String()
 }

@@ -55,8 +55,8 @@ type scrubber struct {
 	pairs []string
 }
 
-// newScrubber returns a scrubber for the secrets of a and for the userinfo
-// of rawURL. a may be nil.
+// newScrubber returns a scrubber for the secrets of a and for those that
+// rawURL carries (see urlSecrets). a may be nil.
 func newScrubber(rawURL string, a *Auth) scrubber {
 	var secrets []string
 	if a != nil {
@@ -65,13 +65,7 @@ func newScrubber(rawURL string, a *Auth) scrubber {
 			secrets = append(secrets, base64.StdEncoding.EncodeToString([]byte(a.Username+":"+a.Password)))
 		}
 	}
-	if _, rest, ok := strings.Cut(rawURL, "://"); ok {
-		if i := strings.LastIndex(rest, "@"); i >= 0 {
-			if _, pass, ok := strings.Cut(rest[:i], ":"); ok {
-				secrets = append(secrets, pass)
-			}
-		}
-	}
+	secrets = append(secrets, urlSecrets(rawURL)...)
 	seen := map[string]bool{}
 	var olds []string
 	for _, s := range secrets {
@@ -91,6 +85,44 @@ func newScrubber(rawURL string, a *Auth) scrubber {
 		s.pairs = append(s.pairs, o, "[redacted]")
 	}
 	return s
+}
+
+// urlSecrets returns the credentials rawURL carries: the password of its
+// userinfo; for http(s) a user name without a password too, since that is
+// where a token goes (https://TOKEN@host/..., as GitHub and GitLab accept);
+// and the value of every query parameter (?access_token=, ?private_token=).
+// A user name next to a password (git, oauth2, x-access-token) is not secret
+// and is kept, so that errors still say who was refused.
+func urlSecrets(rawURL string) []string {
+	const minQuerySecret = 6
+	scheme, rest, ok := strings.Cut(rawURL, "://")
+	if !ok || strings.EqualFold(scheme, "file") {
+		return nil
+	}
+	var out []string
+	if i := strings.LastIndex(rest, "@"); i >= 0 {
+		user, pass, hasPass := strings.Cut(rest[:i], ":")
+		switch {
+		case hasPass:
+			out = append(out, pass)
+		case strings.EqualFold(scheme, "https") || strings.EqualFold(scheme, "http"):
+			out = append(out, user)
+		}
+		rest = rest[i+1:]
+	}
+	if _, query, ok := strings.Cut(rest, "?"); ok {
+		query, _, _ = strings.Cut(query, "#")
+		for _, kv := range strings.Split(query, "&") {
+			// A value this short is no token, and masking it would mangle every number.
+			if _, v, _ := strings.Cut(kv, "="); len(v) >= minQuerySecret {
+				out = append(out, v)
+				if u, err := url.QueryUnescape(v); err == nil {
+					out = append(out, u)
+				}
+			}
+		}
+	}
+	return out
 }
 
 // scrub returns text without any secret that s knows.

@@ -32,6 +32,11 @@ const (
 	Canceled ErrorKind = "Canceled"
 	// Credentials: the keychain failed to give credentials for the registry.
 	Credentials ErrorKind = "Credentials"
+	// Timeout: the image's own deadline passed (see WithImageTimeout) while the run's had not.
+	Timeout ErrorKind = "Timeout"
+	// TooLarge: a response was longer than the Resolver allows, or the run had read all it
+	// may read from registries (see WithMaxResponseBytes and WithRunReadLimit).
+	TooLarge ErrorKind = "TooLarge"
 )
 
 // RegistryError is the error of one image's registry request. It is never a
@@ -60,7 +65,7 @@ func (e *RegistryError) Unwrap() error { return e.Err }
 // Transient reports whether trying again later may succeed without a human.
 func (e *RegistryError) Transient() bool {
 	switch e.Kind {
-	case Unreachable, RateLimited, ServerError, Canceled:
+	case Unreachable, RateLimited, ServerError, Canceled, Timeout:
 		return true
 	}
 	return false
@@ -76,6 +81,8 @@ func registryError(ref Reference, err error) *RegistryError {
 	var terr *transport.Error
 	var nerr net.Error
 	switch {
+	case errors.Is(err, ErrTooLarge):
+		re.Kind = TooLarge
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		re.Kind = Canceled
 	case errors.As(err, &terr):
@@ -105,7 +112,7 @@ func headFallsBack(err error) bool {
 	var terr *transport.Error
 	var nerr net.Error
 	switch {
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded), errors.Is(err, ErrTooLarge):
 		return false
 	case errors.As(err, &terr):
 		return terr.StatusCode == http.StatusMethodNotAllowed || terr.StatusCode == http.StatusNotImplemented

@@ -40,6 +40,8 @@ type LayerDiff struct {
 // cannot be compared it returns an error wrapping ErrNoCommonPlatform.
 // Manifests are read by digest and cached. kc as for Resolve.
 func (r *Resolver) LayerChanges(ctx context.Context, ref Reference, approved, served string, kc authn.Keychain) (LayerDiff, error) {
+	ctx, cancel := r.followUpContext(ctx)
+	defer cancel()
 	base := ref.WithoutDigest()
 	for _, d := range []string{approved, served} {
 		if err := ValidateDigest(d); err != nil {

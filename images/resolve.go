@@ -3,8 +3,10 @@ package images
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -112,15 +114,48 @@ func (r *Resolver) resolveExpecting(ctx context.Context, ref Reference, kc authn
 // ResolveAll resolves every request, at most the Resolver's concurrency at
 // once, and returns one Outcome per request in the same order. The error is
 // non-nil only when ctx ended; the outcomes then hold what was done.
+//
+// Each image has its own deadline: the image timeout, and never later than
+// when three quarters of the time ctx had left at the call have passed, so a
+// registry that never answers fails its images with a Timeout error naming
+// the image and host while ctx still has time for the rest of the run. One
+// registry host gets at most three quarters of the concurrency, so a silent
+// one leaves slots to the others. All the requests share one read budget
+// (WithRunReadLimit), and every response is capped (WithMaxResponseBytes).
 func (r *Resolver) ResolveAll(ctx context.Context, reqs []Request) ([]Outcome, error) {
 	out := make([]Outcome, len(reqs))
+	ctx = withReadBudget(ctx, r.runLimit)
+	cutoff := time.Time{}
+	if d, ok := ctx.Deadline(); ok {
+		now := time.Now() // context deadlines are wall-clock, whatever r.now says
+		cutoff = now.Add(d.Sub(now) * 3 / 4)
+	}
+	// Requests are grouped by registry host, and one host gets at most 3/4 of the
+	// concurrency, so that a registry that never answers cannot hold every slot
+	// while the images of the others wait out the deadline.
+	var hosts []string
+	byHost := map[string][]int{}
+	for i, req := range reqs {
+		if _, ok := byHost[req.Ref.Registry]; !ok {
+			hosts = append(hosts, req.Ref.Registry)
+		}
+		byHost[req.Ref.Registry] = append(byHost[req.Ref.Registry], i)
+	}
+	perHost := max(1, r.concurrency*3/4)
 	var g errgroup.Group
 	g.SetLimit(r.concurrency)
-	for i, req := range reqs {
+	for _, host := range hosts {
 		g.Go(func() error {
-			res, err := r.resolveExpecting(ctx, req.Ref, req.Keychain, req.Expect)
-			out[i] = Outcome{Resolution: res, Err: err}
-			return ctx.Err()
+			var hg errgroup.Group
+			hg.SetLimit(perHost)
+			for _, i := range byHost[host] {
+				hg.Go(func() error {
+					res, err := r.resolveBefore(ctx, reqs[i], cutoff)
+					out[i] = Outcome{Resolution: res, Err: err}
+					return ctx.Err()
+				})
+			}
+			return hg.Wait()
 		})
 	}
 	if err := g.Wait(); err != nil {
@@ -128,6 +163,49 @@ func (r *Resolver) ResolveAll(ctx context.Context, reqs []Request) ([]Outcome, e
 	}
 	return out, nil
 }
+
+// resolveBefore resolves one request within the image timeout and before cutoff (when set).
+func (r *Resolver) resolveBefore(ctx context.Context, req Request, cutoff time.Time) (Resolution, error) {
+	deadline := time.Now().Add(r.imageTimeout)
+	if !cutoff.IsZero() && cutoff.Before(deadline) {
+		deadline = cutoff
+	}
+	limit := time.Until(deadline)
+	if limit <= 0 {
+		return Resolution{}, &RegistryError{Kind: Timeout, Ref: req.Ref.String(), Host: req.Ref.Registry,
+			Err: errors.New("not asked: the run's time for registries ran out while this image waited for a connection")}
+	}
+	ictx, cancel := context.WithDeadlineCause(ctx, deadline, errImageTimeout)
+	defer cancel()
+	res, err := r.resolveExpecting(ictx, req.Ref, req.Keychain, req.Expect)
+	var re *RegistryError
+	switch {
+	case err == nil || ctx.Err() != nil:
+	case context.Cause(ictx) == errImageTimeout:
+		return Resolution{}, &RegistryError{Kind: Timeout, Ref: req.Ref.String(), Host: req.Ref.Registry,
+			Err: fmt.Errorf("no answer within %s", limit.Round(time.Millisecond))}
+	case errors.Is(err, context.DeadlineExceeded) && errors.As(err, &re) && re.Kind == Canceled:
+		// A retry that would have passed the image's deadline: the registry was too slow.
+		timedOut := *re
+		timedOut.Kind = Timeout
+		return Resolution{}, &timedOut
+	}
+	return res, err
+}
+
+// followUpContext bounds the requests made for one image after ResolveAll (LayerChanges):
+// the image timeout, and at most a quarter of the time ctx has left, so that a registry that
+// answers HEAD but never GET holds up the run for a bounded share of what is left.
+func (r *Resolver) followUpContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	limit := r.imageTimeout
+	if d, ok := ctx.Deadline(); ok {
+		limit = min(limit, time.Until(d)/4)
+	}
+	return context.WithTimeoutCause(ctx, limit, errImageTimeout)
+}
+
+// errImageTimeout is the cause of an image's own deadline.
+var errImageTimeout = errors.New("image deadline")
 
 func (r *Resolver) resolve(ctx context.Context, ref Reference, cred credential) (Resolution, error) {
 	release, err := r.acquire(ctx)

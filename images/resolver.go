@@ -17,6 +17,14 @@ const (
 	DefaultConcurrency = 16
 	// DefaultCacheTTL is how long a tag's resolved digest is trusted.
 	DefaultCacheTTL = 5 * time.Minute
+	// DefaultImageTimeout is the longest one image's resolution may take, retries included.
+	DefaultImageTimeout = 30 * time.Second
+	// DefaultMaxResponseBytes caps the body of any one registry response: the 4 MiB the OCI
+	// distribution spec lets registries refuse manifests above, where go-containerregistry
+	// allows 100 MiB.
+	DefaultMaxResponseBytes = 4 << 20
+	// DefaultRunReadLimit caps what one ResolveAll reads from all registries together.
+	DefaultRunReadLimit = 64 << 20
 )
 
 // Resolver resolves tags to digests with go-containerregistry. It caches each
@@ -32,6 +40,10 @@ type Resolver struct {
 	transport   http.RoundTripper
 	retry       RetryPolicy
 	userAgent   string
+
+	imageTimeout time.Duration
+	maxResponse  int64
+	runLimit     int64
 
 	sem       chan struct{}
 	cache     *resolutionCache
@@ -68,6 +80,21 @@ func WithRetry(p RetryPolicy) Option { return func(r *Resolver) { r.retry = p } 
 // go-containerregistry's.
 func WithUserAgent(ua string) Option { return func(r *Resolver) { r.userAgent = ua } }
 
+// WithImageTimeout sets the longest one image's resolution may take. ResolveAll also ends
+// every image's deadline before the last quarter of the time its context has left, so that
+// a registry that never answers costs that image, not the report. Default
+// DefaultImageTimeout; it must be positive.
+func WithImageTimeout(d time.Duration) Option { return func(r *Resolver) { r.imageTimeout = d } }
+
+// WithMaxResponseBytes caps the body of one registry response; a registry that sends more
+// fails that image with a TooLarge error. Default DefaultMaxResponseBytes; it must be positive.
+func WithMaxResponseBytes(n int64) Option { return func(r *Resolver) { r.maxResponse = n } }
+
+// WithRunReadLimit caps the bytes one ResolveAll reads from all registries together, bodies
+// of every response counted; once it is spent, each image left fails with a TooLarge error
+// at once. Default DefaultRunReadLimit; it must be positive.
+func WithRunReadLimit(n int64) Option { return func(r *Resolver) { r.runLimit = n } }
+
 // NewResolver returns a Resolver with the defaults above changed by opts. It
 // validates the options after applying them.
 func NewResolver(opts ...Option) (*Resolver, error) {
@@ -77,6 +104,10 @@ func NewResolver(opts ...Option) (*Resolver, error) {
 		now:         time.Now,
 		transport:   remote.DefaultTransport,
 		retry:       DefaultRetryPolicy(),
+
+		imageTimeout: DefaultImageTimeout,
+		maxResponse:  DefaultMaxResponseBytes,
+		runLimit:     DefaultRunReadLimit,
 	}
 	for _, opt := range opts {
 		opt(r)
@@ -93,6 +124,9 @@ func NewResolver(opts ...Option) (*Resolver, error) {
 	}
 	if r.transport == nil {
 		errs = append(errs, errors.New("transport must not be nil"))
+	}
+	if r.imageTimeout <= 0 || r.maxResponse <= 0 || r.runLimit <= 0 {
+		errs = append(errs, fmt.Errorf("image timeout, response and run read limits must be positive, got %s, %d, %d", r.imageTimeout, r.maxResponse, r.runLimit))
 	}
 	errs = append(errs, r.retry.validate())
 	if err := errors.Join(errs...); err != nil {

@@ -61,6 +61,9 @@ func nodeObjects(n *yaml.Node, out []located) ([]located, error) {
 	case u.GetName() == "":
 		return nil, &FileError{Line: line, Err: fmt.Errorf("%s object has no metadata.name", u.GetKind())}
 	}
+	if err := checkNames(IDOf(u)); err != nil {
+		return nil, &FileError{Line: line, Err: err}
+	}
 	if v, ok := u.GetAnnotations()[localConfigAnnotation]; ok && v != "false" {
 		return out, nil
 	}

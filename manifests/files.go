@@ -113,7 +113,7 @@ func (r *reader) readYAML(ctx context.Context, real string) (*file, error) {
 	if f.parsed {
 		return f, nil
 	}
-	docs, err := parseYAML(f.data)
+	docs, err := r.opts.parseYAML(f.data)
 	if err != nil {
 		return nil, withPath(err, f.rel)
 	}
@@ -139,7 +139,7 @@ func (r *reader) served(real string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := parseYAML(data); err != nil && errors.Is(err, ErrExcessiveAliasing) {
+	if _, err := r.opts.parseYAML(data); err != nil && (errors.Is(err, ErrExcessiveAliasing) || errors.Is(err, ErrLimitExceeded)) {
 		return nil, withPath(err, rel)
 	}
 	r.files[real] = &file{real: real, rel: rel, data: data}

@@ -2,9 +2,13 @@ package manifests
 
 import (
 	"cmp"
+	"fmt"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/api/validation"
+	"k8s.io/apimachinery/pkg/api/validation/path"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilvalidation "k8s.io/apimachinery/pkg/util/validation"
 )
 
 // ID identifies a Kubernetes object: its group, version, kind, namespace and name. Group is
@@ -69,4 +73,28 @@ func compareIDs(a, b ID) int {
 		cmp.Compare(a.Name, b.Name),
 		cmp.Compare(a.Version, b.Version),
 	)
+}
+
+// checkNames rejects an identity whose name or namespace no Kubernetes API server would
+// accept, before it reaches a report, a path or a request: a name longer than 253
+// characters, or one that is "." or ".." or holds "/" or "%" (apimachinery's path segment
+// rule, the loosest rule of any built-in kind), and a namespace that is not a DNS label.
+// Stricter per-kind rules are the API server's to apply.
+func checkNames(id ID) error {
+	if n := len(id.Name); n > utilvalidation.DNS1123SubdomainMaxLength {
+		return fmt.Errorf("%s name of %d characters is longer than the %d Kubernetes allows", id.Kind, n, utilvalidation.DNS1123SubdomainMaxLength)
+	}
+	if errs := path.ValidatePathSegmentName(id.Name, false); len(errs) > 0 {
+		return fmt.Errorf("%s name %q is not a valid Kubernetes name: %s", id.Kind, id.Name, strings.Join(errs, "; "))
+	}
+	if id.Namespace == "" {
+		return nil
+	}
+	if n := len(id.Namespace); n > utilvalidation.DNS1123LabelMaxLength {
+		return fmt.Errorf("%s namespace of %d characters is longer than the %d Kubernetes allows", id.Kind, n, utilvalidation.DNS1123LabelMaxLength)
+	}
+	if errs := validation.ValidateNamespaceName(id.Namespace, false); len(errs) > 0 {
+		return fmt.Errorf("%s namespace %q is not a valid Kubernetes namespace: %s", id.Kind, id.Namespace, strings.Join(errs, "; "))
+	}
+	return nil
 }

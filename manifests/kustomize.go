@@ -67,7 +67,9 @@ func kustomizeDir(ctx context.Context, r *reader, dir string, budget int) ([]Obj
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, &FileError{Path: top.file.rel, Err: fmt.Errorf("kustomize build: %w", relativiseError(err, r.t.real, r.t.abs))}
+		// Kustomize's messages may quote a Secret's value: they leave with none.
+		err = scrubSecrets(relativiseError(err, r.t.real, r.t.abs), p.secretValues())
+		return nil, &FileError{Path: top.file.rel, Err: fmt.Errorf("kustomize build: %w", err)}
 	}
 	if m.Size() > budget {
 		return nil, fileErr(top.file.rel, 0, "kustomization rendered %d objects, over what is left (%d) of the limit of %d: %w",

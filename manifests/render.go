@@ -80,6 +80,11 @@ func Render(ctx context.Context, root, dir string, opts Options) ([]Object, erro
 		}
 		return nil, err
 	}
+	for _, o := range objs { // what kustomize built, with its prefixes and namespaces
+		if err := checkNames(o.ID()); err != nil {
+			return nil, &FileError{Path: o.Source, Err: err}
+		}
+	}
 	slices.SortStableFunc(objs, func(a, b Object) int {
 		return cmp.Or(compareIDs(a.ID(), b.ID()), cmp.Compare(a.Source, b.Source))
 	})

@@ -18,9 +18,31 @@ import (
 const aliasAllowance = 100_000
 
 // parseYAML parses a YAML (or JSON) stream into its documents, without expanding aliases, and
-// rejects it when expanding them would blow the documents up. Errors are *FileError without a
+// rejects it when expanding them would blow the documents up, or when it could build more
+// nodes than one render may (DefaultOptions().MaxNodes). Errors are *FileError without a
 // path; the caller adds it.
-func parseYAML(data []byte) (docs []*yaml.Node, err error) {
+func parseYAML(data []byte) ([]*yaml.Node, error) {
+	return parseYAMLWithin(data, nil)
+}
+
+// parseYAML is parseYAML counting the nodes against the budget of the render that o belongs
+// to (see Options.withDefaults).
+func (o Options) parseYAML(data []byte) ([]*yaml.Node, error) {
+	return parseYAMLWithin(data, o.nodes)
+}
+
+// parseYAMLWithin parses data after checking that it cannot build more nodes than budget
+// has left (or than the default MaxNodes, when budget is nil), using estimateNodes, which
+// reads data without allocating. The nodes that were built are then charged to budget.
+func parseYAMLWithin(data []byte, budget *nodeBudget) (docs []*yaml.Node, err error) {
+	limit, used := int64(DefaultOptions().MaxNodes), int64(0)
+	if budget != nil {
+		limit, used = budget.limit, budget.used.Load()
+	}
+	if est := estimateNodes(data); est > limit-used {
+		return nil, &FileError{Err: fmt.Errorf("YAML could build up to %d nodes, over what is left (%d) of the limit of %d nodes per render: %w",
+			est, max(limit-used, 0), limit, ErrLimitExceeded)}
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			docs, err = nil, &FileError{Err: fmt.Errorf("invalid YAML: parser failed: %v", p)}
@@ -38,8 +60,16 @@ func parseYAML(data []byte) (docs []*yaml.Node, err error) {
 		}
 		docs = append(docs, n)
 	}
-	if err := checkAliases(docs); err != nil {
+	written, err := checkAliases(docs)
+	if err != nil {
 		return nil, err
+	}
+	used = written
+	if budget != nil {
+		used = budget.used.Add(written)
+	}
+	if used > limit { // the estimate is a bound; this holds the line should it ever not be
+		return nil, &FileError{Err: fmt.Errorf("YAML built %d nodes, which takes the render over the limit of %d nodes: %w", written, limit, ErrLimitExceeded)}
 	}
 	return docs, nil
 }
@@ -58,8 +88,9 @@ func yamlErrorLine(err error) int {
 
 // checkAliases counts the nodes of docs as written and as they would be with every alias
 // expanded, and fails when aliases would add more than the documents themselves plus
-// aliasAllowance nodes, or when an anchor contains an alias to itself.
-func checkAliases(docs []*yaml.Node) error {
+// aliasAllowance nodes, or when an anchor contains an alias to itself. It returns the nodes
+// as written.
+func checkAliases(docs []*yaml.Node) (int64, error) {
 	var written int64
 	firstAlias := 0
 	var walk func(n *yaml.Node)
@@ -76,7 +107,7 @@ func checkAliases(docs []*yaml.Node) error {
 		walk(d)
 	}
 	if firstAlias == 0 {
-		return nil
+		return written, nil
 	}
 	limit := 2*written + aliasAllowance
 	memo := map[*yaml.Node]int64{}
@@ -112,15 +143,15 @@ func checkAliases(docs []*yaml.Node) error {
 	for _, d := range docs {
 		s, err := size(d)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		expanded += s
 		if expanded > limit {
-			return &FileError{Line: firstAlias, Err: fmt.Errorf(
+			return 0, &FileError{Line: firstAlias, Err: fmt.Errorf(
 				"YAML aliases would expand the file's %d nodes to more than %d: %w", written, limit, ErrExcessiveAliasing)}
 		}
 	}
-	return nil
+	return written, nil
 }
 
 // deref returns the content of a document node, the target of an alias, or n itself; nil

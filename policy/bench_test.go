@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"context"
 	"fmt"
 	"testing"
 
@@ -97,7 +98,7 @@ func BenchmarkEvaluate10kWorkloads(b *testing.B) {
 	for b.Loop() {
 		violations = 0
 		for _, obj := range objs {
-			vs, err := engine.Evaluate(Input{Object: obj})
+			vs, err := engine.Evaluate(context.Background(), Input{Object: obj})
 			if err != nil {
 				b.Fatal(err)
 			}

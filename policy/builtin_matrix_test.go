@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -246,7 +247,7 @@ func TestBuiltinMatrixContainers(t *testing.T) {
 								Container: "target", Path: base + e.suffix, Builtin: true})
 						}
 					}
-					got, err := engine.Evaluate(Input{Object: wrapPodSpec(k, spec)})
+					got, err := engine.Evaluate(context.Background(), Input{Object: wrapPodSpec(k, spec)})
 					if err != nil {
 						t.Fatalf("Evaluate: %v", err)
 					}
@@ -363,7 +364,7 @@ func TestBuiltinMatrixPod(t *testing.T) {
 					want = append(want, Violation{Rule: e.rule, Severity: e.sev, Message: e.message,
 						Container: container, Path: base + e.suffix, Builtin: true})
 				}
-				got, err := engine.Evaluate(Input{Object: wrapPodSpec(k, spec)})
+				got, err := engine.Evaluate(context.Background(), Input{Object: wrapPodSpec(k, spec)})
 				if err != nil {
 					t.Fatalf("Evaluate: %v", err)
 				}
@@ -405,7 +406,7 @@ metadata: {name: shop}`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := engine.Evaluate(Input{Object: mustObject(t, tc.manifest)})
+			got, err := engine.Evaluate(context.Background(), Input{Object: mustObject(t, tc.manifest)})
 			if err != nil {
 				t.Fatalf("Evaluate: %v", err)
 			}

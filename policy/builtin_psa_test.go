@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"context"
 	"fmt"
 	"testing"
 
@@ -102,7 +103,7 @@ func compareWithPSA(t *testing.T, engine *Engine, checks map[string]psa.CheckPod
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(spec, &typed); err != nil {
 		t.Fatalf("converting pod spec: %v", err)
 	}
-	got, err := engine.Evaluate(Input{Object: obj})
+	got, err := engine.Evaluate(context.Background(), Input{Object: obj})
 	if err != nil {
 		t.Fatalf("Evaluate: %v", err)
 	}

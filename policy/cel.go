@@ -47,7 +47,7 @@ var celEnvironment = sync.OnceValues(func() (*cel.Env, error) {
 	if err != nil {
 		return nil, err
 	}
-	return set.NewExpressionsEnv(), nil
+	return set.NewExpressionsEnv().Extend(boundedStrings()...)
 })
 
 // exprSite names an expression for error messages.
@@ -96,7 +96,13 @@ func compileExpr(env *cel.Env, site exprSite, want *cel.Type) (cel.Program, erro
 			"estimated cost %d exceeds the cost limit %d (assuming inputs of at most %d items each); "+
 				"avoid nesting comprehensions over object fields", est.Max, CostLimit, CostEstimateInputSize)
 	}
-	prog, err := env.Program(ast, cel.CostLimit(CostLimit))
+	// Size-aware runtime costs (the ones kube-apiserver charges), the limit, and a check of the
+	// context every interruptCheckFrequency iterations: the limit bounds CPU and memory, the
+	// context bounds wall time.
+	prog, err := env.Program(ast,
+		cel.CostLimit(CostLimit),
+		cel.CostTracking(&library.CostEstimator{}),
+		cel.InterruptCheckFrequency(interruptCheckFrequency))
 	if err != nil {
 		return nil, site.errorAt(1, 1, "%v", err)
 	}

@@ -1,9 +1,11 @@
 package policy
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/common/types"
@@ -99,11 +101,12 @@ func compileValidation(env *cel.Env, file, policy string, index int, v Validatio
 
 // evaluatePolicies runs the CEL policies that match in.Object. spec and pod
 // are the object's pod spec and its view, nil for non-workloads.
-func (e *Engine) evaluatePolicies(in Input, spec map[string]any, pod *podView) ([]Violation, error) {
+func (e *Engine) evaluatePolicies(ctx context.Context, in Input, spec map[string]any, pod *podView) ([]Violation, error) {
 	var (
-		out  []Violation
-		errs []error
-		act  *activation
+		out   []Violation
+		errs  []error
+		act   *activation
+		spent = setBudget{start: time.Now()}
 	)
 	for i := range e.policies {
 		p := &e.policies[i]
@@ -115,7 +118,17 @@ func (e *Engine) evaluatePolicies(in Input, spec map[string]any, pod *podView) (
 		}
 		for j := range p.validations {
 			v := &p.validations[j]
-			msg, failed, err := v.evaluate(act)
+			if err := ctx.Err(); err != nil {
+				errs = append(errs, fmt.Errorf("%s: policy %q: validations[%d]: not evaluated: %w", objectRef(in.Object), p.name, v.index, err))
+				continue
+			}
+			if err := spent.exhausted(); err != nil {
+				errs = append(errs, fmt.Errorf("%s: policy %q: validations[%d] %q: %w",
+					objectRef(in.Object), p.name, v.index, v.expr, err))
+				continue
+			}
+			msg, failed, cost, err := v.evaluate(ctx, act)
+			spent.cost += cost
 			if err != nil {
 				errs = append(errs, fmt.Errorf("%s: policy %q: validations[%d] %q: %w",
 					objectRef(in.Object), p.name, v.index, v.expr, err))
@@ -130,35 +143,51 @@ func (e *Engine) evaluatePolicies(in Input, spec map[string]any, pod *podView) (
 
 // evaluate runs one validation. failed is true when the expression is
 // false. A failing messageExpression still reports the violation (with the
-// static message) and returns its error.
-func (v *compiledValidation) evaluate(act interpreter.Activation) (msg string, failed bool, err error) {
-	val, _, err := v.prog.Eval(act)
+// static message) and returns its error. cost is what both expressions spent.
+func (v *compiledValidation) evaluate(ctx context.Context, act interpreter.Activation) (msg string, failed bool, cost uint64, err error) {
+	ctx, cancel := context.WithTimeoutCause(ctx, ExpressionTimeout, errExpressionTimeout)
+	defer cancel()
+	val, det, err := v.prog.ContextEval(ctx, act)
+	cost = actualCost(det)
 	if err != nil {
-		return "", false, evalError(err)
+		return "", false, cost, evalError(err)
 	}
 	ok, isBool := val.(types.Bool)
 	if !isBool {
-		return "", false, fmt.Errorf("evaluated to %s, want bool", val.Type().TypeName())
+		return "", false, cost, fmt.Errorf("evaluated to %s, want bool", val.Type().TypeName())
 	}
 	if ok {
-		return "", false, nil
+		return "", false, cost, nil
 	}
 	if v.msgProg == nil {
-		return v.message, true, nil
+		return v.message, true, cost, nil
 	}
-	mv, _, err := v.msgProg.Eval(act)
+	mv, det, err := v.msgProg.ContextEval(ctx, act)
+	cost += actualCost(det)
 	if err != nil {
-		return v.message, true, fmt.Errorf("messageExpression: %w", evalError(err))
+		return v.message, true, cost, fmt.Errorf("messageExpression: %w", evalError(err))
 	}
 	s, isString := mv.(types.String)
 	if !isString {
-		return v.message, true, fmt.Errorf("messageExpression evaluated to %s, want string", mv.Type().TypeName())
+		return v.message, true, cost, fmt.Errorf("messageExpression evaluated to %s, want string", mv.Type().TypeName())
 	}
 	if m := strings.TrimSpace(string(s)); m != "" {
-		return m, true, nil
+		return m, true, cost, nil
 	}
-	return v.message, true, nil
+	return v.message, true, cost, nil
 }
+
+// actualCost reads what an evaluation spent; an evaluation stopped by the cost limit spent
+// at least the limit.
+func actualCost(det *cel.EvalDetails) uint64 {
+	if det == nil || det.ActualCost() == nil {
+		return CostLimit
+	}
+	return *det.ActualCost()
+}
+
+// errExpressionTimeout is the cause of an evaluation stopped by ExpressionTimeout.
+var errExpressionTimeout = fmt.Errorf("did not finish within %s", ExpressionTimeout)
 
 func evalError(err error) error {
 	if strings.Contains(err.Error(), "cost limit exceeded") {

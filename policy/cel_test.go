@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -414,14 +415,16 @@ func TestCELEvaluate(t *testing.T) {
 			wantErr: `Deployment/prod-eu/web: policy "broken-message": validations[0] "false": messageExpression: no such key: nothing`,
 		},
 		{
-			name:   "runtime cost limit",
+			// Whichever of the cost limit and ExpressionTimeout comes first stops it: cel-go's
+			// cost tracker slows down quadratically here, so on a slow machine it is the time.
+			name:   "runtime cost or time limit",
 			params: `{items: [` + strings.Repeat("1, ", 1999) + `1]}`,
 			policies: `  - name: quadratic
     validations:
     - expression: "params.items.all(a, params.items.all(b, a == b))"
 `,
 			in:      input{object: deploymentProd},
-			wantErr: `Deployment/prod-eu/web: policy "quadratic": validations[0] "params.items.all(a, params.items.all(b, a == b))": operation cancelled: actual cost limit exceeded (cost limit 1000000)`,
+			wantErr: `Deployment/prod-eu/web: policy "quadratic": validations[0] "params.items.all(a, params.items.all(b, a == b))": operation `,
 		},
 	}
 	for _, tc := range tests {
@@ -435,7 +438,7 @@ func TestCELEvaluate(t *testing.T) {
 			if tc.in.old != "" {
 				in.OldObject = mustObject(t, tc.in.old)
 			}
-			got, err := engine.Evaluate(in)
+			got, err := engine.Evaluate(context.Background(), in)
 			switch {
 			case tc.wantErr == "" && err != nil:
 				t.Fatalf("Evaluate: %v", err)

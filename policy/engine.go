@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -165,7 +166,12 @@ func (e *Engine) Rules() []RuleInfo {
 // never a pass: it is returned, naming the object, policy and expression,
 // joined with any others. The violations of the rules that did evaluate are
 // returned alongside it, so that one broken policy does not hide the rest.
-func (e *Engine) Evaluate(in Input) ([]Violation, error) {
+//
+// CEL evaluation is bounded three ways: each expression by CostLimit (size-aware costs, as
+// kube-apiserver charges them), all the policies of the set on one object by
+// PolicySetCostLimit, and the wall time by ctx, which is checked while expressions run. A
+// validation stopped by any of them is an error naming it; so is each one left unevaluated.
+func (e *Engine) Evaluate(ctx context.Context, in Input) ([]Violation, error) {
 	if in.Object == nil {
 		return nil, errors.New("policy: Evaluate: Input.Object is nil")
 	}
@@ -184,7 +190,7 @@ func (e *Engine) Evaluate(in Input) ([]Violation, error) {
 			}
 		}
 	}
-	cv, err := e.evaluatePolicies(in, spec, pod)
+	cv, err := e.evaluatePolicies(ctx, in, spec, pod)
 	return append(out, cv...), err
 }
 

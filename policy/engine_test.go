@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -29,7 +30,7 @@ func TestMissionExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := engine.Evaluate(Input{Object: mustObject(t, latestPod)})
+	got, err := engine.Evaluate(context.Background(), Input{Object: mustObject(t, latestPod)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +80,7 @@ func TestBuiltinOverrides(t *testing.T) {
 			if tc.params != "" {
 				file += "  params: " + tc.params + "\n"
 			}
-			got, err := mustEngine(t, file).Evaluate(Input{Object: mustObject(t, latestPod)})
+			got, err := mustEngine(t, file).Evaluate(context.Background(), Input{Object: mustObject(t, latestPod)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -107,7 +108,7 @@ spec:
   - name: working
     validations: [{expression: "false", message: still here}]
 `)
-	got, err := engine.Evaluate(Input{Object: mustObject(t, latestPod)})
+	got, err := engine.Evaluate(context.Background(), Input{Object: mustObject(t, latestPod)})
 	if err == nil || !strings.Contains(err.Error(), `Pod/shop/web: policy "broken"`) {
 		t.Fatalf("err = %v, want the broken policy's error", err)
 	}
@@ -221,7 +222,7 @@ func TestEvaluateNilObject(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := engine.Evaluate(Input{}); err == nil {
+	if _, err := engine.Evaluate(context.Background(), Input{}); err == nil {
 		t.Fatal("Evaluate(Input{}) succeeded, want an error")
 	}
 }
@@ -247,7 +248,7 @@ func TestEvaluateConcurrent(t *testing.T) {
 		Err        string
 	}
 	run := func(obj *unstructured.Unstructured) result {
-		vs, err := engine.Evaluate(Input{Object: obj})
+		vs, err := engine.Evaluate(context.Background(), Input{Object: obj})
 		r := result{Violations: vs}
 		if err != nil {
 			r.Err = err.Error()

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"os"
@@ -43,7 +44,7 @@ func TestFixtures(t *testing.T) {
 			}
 			var b strings.Builder
 			for _, obj := range decodeObjects(t, readFile(t, manifest)) {
-				vs, err := engine.Evaluate(Input{Object: obj})
+				vs, err := engine.Evaluate(context.Background(), Input{Object: obj})
 				if err != nil {
 					fmt.Fprintf(&b, "%s: error: %v\n", objectRef(obj), err)
 				}

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -52,7 +53,7 @@ func FuzzParsePolicySet(f *testing.F) {
 		}
 		// Evaluation errors are fine (a policy may read a missing field);
 		// panics are not.
-		if _, err := engine.Evaluate(Input{Object: obj}); err != nil {
+		if _, err := engine.Evaluate(context.Background(), Input{Object: obj}); err != nil {
 			return
 		}
 	})

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"context"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -91,7 +92,7 @@ apiVersion: v1
 kind: Pod
 metadata: {name: p, namespace: shop}
 spec: {containers: [{name: app, image: "`+tc.image+`"}]}`)
-			got, err := engine.Evaluate(Input{Object: obj})
+			got, err := engine.Evaluate(context.Background(), Input{Object: obj})
 			if err != nil {
 				t.Fatal(err)
 			}

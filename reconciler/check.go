@@ -71,7 +71,7 @@ func checkImagesAndPolicy(ctx context.Context, r *report.Report, targets []*targ
 		return nil
 	}
 	for _, t := range targets {
-		fs, err := policyFindings(engine, t, facts, desired)
+		fs, err := policyFindings(ctx, engine, t, facts, desired)
 		r.Findings = append(r.Findings, fs...)
 		if err != nil {
 			r.Errors = append(r.Errors, objectError(t.desired.Object, "", err))

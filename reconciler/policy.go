@@ -1,6 +1,8 @@
 package reconciler
 
 import (
+	"context"
+
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/plumbline/plumbline/diff"
@@ -13,10 +15,10 @@ import (
 // is set: `check` reports them, `diff` leaves them to `check`. A live violation that the desired
 // object does not have is drift into a violation (where "live"); one that Git has too is not
 // drift.
-func policyFindings(engine *policy.Engine, t *target, facts map[useKey]policy.ImageFacts, withDesired bool) ([]report.Finding, error) {
+func policyFindings(ctx context.Context, engine *policy.Engine, t *target, facts map[useKey]policy.ImageFacts, withDesired bool) ([]report.Finding, error) {
 	desired := t.desired.Object
 	in := policy.Input{Object: desired, OldObject: t.live, Images: factsOf(desired, desired, facts)}
-	want, err := engine.Evaluate(in)
+	want, err := engine.Evaluate(ctx, in)
 	var out []report.Finding
 	if withDesired {
 		out = violationFindings(t, want, report.WhereDesired, nil)
@@ -24,7 +26,7 @@ func policyFindings(engine *policy.Engine, t *target, facts map[useKey]policy.Im
 	if err != nil || t.live == nil {
 		return out, err
 	}
-	got, liveErr := engine.Evaluate(policy.Input{Object: t.live, OldObject: t.live, Images: factsOf(desired, t.live, facts)})
+	got, liveErr := engine.Evaluate(ctx, policy.Input{Object: t.live, OldObject: t.live, Images: factsOf(desired, t.live, facts)})
 	seen := map[violationKey]bool{}
 	for _, v := range want {
 		seen[keyOfViolation(v)] = true

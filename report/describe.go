@@ -10,7 +10,10 @@ import (
 // engineer expects: "Image changed from 'nginx:1.21.0' to 'nginx:latest'". A field with a null
 // desired value was added in the cluster, unless its note says otherwise (Git dropped it); one
 // with a null live value was removed there. The field's note follows in parentheses.
+//
+// The path, values and note are passed through Printable, so the sentence is safe to print.
 func DescribeField(f Field) string {
+	f.Path, f.Note = Printable(f.Path), Printable(f.Note)
 	if f.Note == "" {
 		return describeChange(f)
 	}
@@ -68,13 +71,13 @@ func lastField(path string) string {
 func quote(v any) string {
 	switch x := v.(type) {
 	case string:
-		return "'" + x + "'"
+		return "'" + Printable(x) + "'"
 	case nil:
 		return "null"
 	}
 	b, err := json.Marshal(v)
 	if err != nil {
-		return fmt.Sprint(v)
+		return Printable(fmt.Sprint(v))
 	}
-	return string(b)
+	return Printable(string(b)) // JSON escapes control characters, not every format character
 }

@@ -1,18 +1,52 @@
 package report
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
 	"time"
+	"unicode/utf16"
+	"unicode/utf8"
 )
 
-// WriteJSON writes the report as indented JSON, the shape of `plumbline diff -o json`.
+// WriteJSON writes the report as indented JSON, the shape of `plumbline diff -o json`. Every
+// character that Printable escapes is written as a JSON escape, so the JSON read in a
+// terminal moves no cursor and reorders no text, and decodes to the original strings.
 func WriteJSON(w io.Writer, r *Report) error {
-	enc := json.NewEncoder(w)
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
 	enc.SetIndent("", "  ")
-	return enc.Encode(r)
+	if err := enc.Encode(r); err != nil {
+		return err
+	}
+	_, err := w.Write(escapeJSONFormatRunes(b.Bytes()))
+	return err
+}
+
+// escapeJSONFormatRunes rewrites the format characters and separators that encoding/json
+// leaves raw (it escapes only control characters, U+2028 and U+2029) as \u escapes. Outside
+// strings the encoder writes only ASCII, so every such rune is inside a string.
+func escapeJSONFormatRunes(js []byte) []byte {
+	if !bytes.ContainsFunc(js, func(r rune) bool { return r >= utf8.RuneSelf && unsafeRune(r) }) {
+		return js
+	}
+	out := make([]byte, 0, len(js)+32)
+	for len(js) > 0 {
+		r, size := utf8.DecodeRune(js)
+		if r >= utf8.RuneSelf && unsafeRune(r) {
+			if r1, r2 := utf16.EncodeRune(r); r1 != utf8.RuneError {
+				out = fmt.Appendf(out, `\u%04x\u%04x`, r1, r2)
+			} else {
+				out = fmt.Appendf(out, `\u%04x`, r)
+			}
+		} else {
+			out = append(out, js[:size]...)
+		}
+		js = js[size:]
+	}
+	return out
 }
 
 // WriteText writes a drift report for a person: one block per drifted object, one line per
@@ -39,7 +73,7 @@ func WriteCheckText(w io.Writer, r *Report) error {
 	return writeText(w, r, clean, func(f Finding) string {
 		h := "Check failed: " + describeObject(f.Object)
 		if f.Source != "" {
-			h += " (" + f.Source + ")"
+			h += " (" + Printable(f.Source) + ")"
 		}
 		return h
 	})
@@ -60,7 +94,7 @@ func writeText(w io.Writer, r *Report, clean func(objects int, source string) st
 		if e.Object != nil {
 			b.WriteString(describeObject(*e.Object) + ": ")
 		}
-		b.WriteString(e.Message + "\n")
+		b.WriteString(Printable(e.Message) + "\n")
 	}
 	fmt.Fprintf(&b, "%s\n", summaryLine(r, clean))
 	_, err := io.WriteString(w, b.String())
@@ -71,21 +105,21 @@ func writeFinding(b *strings.Builder, f Finding) {
 	switch f.Type {
 	case Modified:
 		for _, fd := range f.Fields {
-			fmt.Fprintf(b, "  Reason: %s%s\n", DescribeField(fd), attribution(fd.Manager, fd.Time))
+			fmt.Fprintf(b, "  Reason: %s%s\n", DescribeField(fd), attribution(Printable(fd.Manager), fd.Time))
 		}
 	case PolicyViolation:
 		where := ""
 		if f.Container != "" {
-			where = " (container " + f.Container + ")"
+			where = " (container " + Printable(f.Container) + ")"
 		}
-		fmt.Fprintf(b, "  Policy Violation: %s%s [%s, %s]\n", f.Message, where, f.Rule, f.Severity)
+		fmt.Fprintf(b, "  Policy Violation: %s%s [%s, %s]\n", Printable(f.Message), where, Printable(f.Rule), Printable(f.Severity))
 	case ImageTagMutated, ImageUnpinned, RunningImageMismatch:
-		fmt.Fprintf(b, "  %s\n", f.Message) // "Image: …"
+		fmt.Fprintf(b, "  %s\n", Printable(f.Message)) // "Image: …"
 	default:
-		fmt.Fprintf(b, "  Reason: %s\n", f.Message)
+		fmt.Fprintf(b, "  Reason: %s\n", Printable(f.Message))
 	}
 	if f.Source != "" && f.Type == Missing {
-		fmt.Fprintf(b, "  Declared in: %s\n", f.Source)
+		fmt.Fprintf(b, "  Declared in: %s\n", Printable(f.Source))
 	}
 }
 
@@ -102,9 +136,9 @@ func attribution(manager string, at *time.Time) string {
 
 func describeObject(o ObjectRef) string {
 	if o.Namespace == "" {
-		return fmt.Sprintf("%s '%s'", o.Kind, o.Name)
+		return fmt.Sprintf("%s '%s'", Printable(o.Kind), Printable(o.Name))
 	}
-	return fmt.Sprintf("%s '%s' in namespace '%s'", o.Kind, o.Name, o.Namespace)
+	return fmt.Sprintf("%s '%s' in namespace '%s'", Printable(o.Kind), Printable(o.Name), Printable(o.Namespace))
 }
 
 func summaryLine(r *Report, clean func(int, string) string) string {
@@ -159,7 +193,7 @@ func describeSource(s Source) string {
 		}
 		out += "@" + rev
 	}
-	return out
+	return Printable(out)
 }
 
 func plural(n int, noun string) string {

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 
 	"github.com/spf13/cobra"
+
+	"github.com/plumbline/plumbline/report"
 )
 
 // Exit codes, as kubectl diff has them.
@@ -34,7 +36,7 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case errors.As(err, &ec):
 		return ec.code
 	default:
-		fmt.Fprintln(stderr, "Error:", err)
+		fmt.Fprintln(stderr, "Error:", report.Printable(err.Error())) // names and messages from Git are untrusted
 		return exitError
 	}
 }
