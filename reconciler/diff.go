@@ -7,8 +7,8 @@ import (
 	"sync"
 
 	"golang.org/x/sync/errgroup"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/plumbline/plumbline/diff"
 	"github.com/plumbline/plumbline/manifests"
@@ -34,6 +34,9 @@ type DiffOptions struct {
 	// Policy evaluates rules on the live objects, and reports the violations that Git does not
 	// have (drift into a violation); nil skips them.
 	Policy *policy.Engine
+	// Live reads the live objects of each declared kind and namespace, and the pods of managed
+	// workloads. Nil lists them from the API server.
+	Live LiveObjects
 }
 
 // appliedMetadataPrefix covers the labels and annotations Plumbline's apply writes itself
@@ -77,6 +80,9 @@ func (c *Cluster) Diff(ctx context.Context, objs []manifests.Object, opts DiffOp
 	if err != nil {
 		return nil, fmt.Errorf("diff options: %w", err)
 	}
+	if opts.Live == nil {
+		opts.Live = apiLive{c}
+	}
 	r := report.New(opts.Source)
 	run := &diffRun{c: c, opts: opts, differ: differ, report: r}
 	targets := run.resolve(objs)
@@ -92,7 +98,7 @@ func (c *Cluster) Diff(ctx context.Context, objs []manifests.Object, opts DiffOp
 	}
 	var running runningFunc
 	if opts.Images != nil {
-		if running, err = run.c.runningImages(ctx, targets); err != nil {
+		if running, err = run.c.runningImages(ctx, targets, opts.Live); err != nil {
 			return nil, err
 		}
 	}
@@ -155,13 +161,14 @@ func (run *diffRun) listLive(ctx context.Context, targets []*target) (map[group]
 		g := group{m: t.m, namespace: t.desired.Object.GetNamespace()}
 		byGroup[g] = append(byGroup[g], t)
 	}
+	gvkOf := func(g group) schema.GroupVersionKind { return byGroup[g][0].desired.Object.GroupVersionKind() }
 	lists := make(map[group][]unstructured.Unstructured, len(byGroup))
 	var mu sync.Mutex
 	eg, ectx := errgroup.WithContext(ctx)
 	eg.SetLimit(run.opts.Concurrency)
 	for g, ts := range byGroup {
 		eg.Go(func() error {
-			list, err := run.c.resource(g.m, g.namespace).List(ectx, metav1.ListOptions{})
+			items, err := run.opts.Live.List(ectx, gvkOf(g), g.namespace)
 			if err != nil {
 				if ctx.Err() != nil {
 					return ctx.Err()
@@ -172,15 +179,15 @@ func (run *diffRun) listLive(ctx context.Context, targets []*target) (map[group]
 				}
 				return nil
 			}
-			byName := make(map[string]*unstructured.Unstructured, len(list.Items))
-			for i := range list.Items {
-				byName[list.Items[i].GetName()] = &list.Items[i]
+			byName := make(map[string]*unstructured.Unstructured, len(items))
+			for i := range items {
+				byName[items[i].GetName()] = &items[i]
 			}
 			for _, t := range ts {
 				t.live = byName[t.desired.Object.GetName()]
 			}
 			mu.Lock()
-			lists[g] = list.Items
+			lists[g] = items
 			mu.Unlock()
 			return nil
 		})

@@ -6,17 +6,16 @@ import (
 
 	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/plumbline/plumbline/images"
 )
 
-var podsResource = corev1.SchemeGroupVersion.WithResource("pods")
+var podsGVK = corev1.SchemeGroupVersion.WithKind("Pod")
 
 // runningImages lists, once per namespace of a live workload, the pods there, and returns a
 // function that gives the images a workload's pods run.
-func (c *Cluster) runningImages(ctx context.Context, targets []*target) (runningFunc, error) {
+func (c *Cluster) runningImages(ctx context.Context, targets []*target, live LiveObjects) (runningFunc, error) {
 	namespaces := map[string][]corev1.Pod{}
 	for _, t := range targets {
 		if t.live != nil && t.m.namespaced {
@@ -32,14 +31,14 @@ func (c *Cluster) runningImages(ctx context.Context, targets []*target) (running
 	eg.SetLimit(16)
 	for i, ns := range names {
 		eg.Go(func() error {
-			list, err := c.dynamic.Resource(podsResource).Namespace(ns).List(ectx, metav1.ListOptions{})
+			items, err := live.List(ectx, podsGVK, ns)
 			if err != nil {
 				return fmt.Errorf("list pods in %s: %w", ns, err)
 			}
-			pods := make([]corev1.Pod, len(list.Items))
-			for j := range list.Items {
-				if err := runtime.DefaultUnstructuredConverter.FromUnstructured(list.Items[j].Object, &pods[j]); err != nil {
-					return fmt.Errorf("pod %s/%s: %w", ns, list.Items[j].GetName(), err)
+			pods := make([]corev1.Pod, len(items))
+			for j := range items {
+				if err := runtime.DefaultUnstructuredConverter.FromUnstructured(items[j].Object, &pods[j]); err != nil {
+					return fmt.Errorf("pod %s/%s: %w", ns, items[j].GetName(), err)
 				}
 			}
 			lists[i] = pods
