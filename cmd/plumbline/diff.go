@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes"
-	"sigs.k8s.io/yaml"
 
 	"github.com/plumbline/plumbline/diff"
 	"github.com/plumbline/plumbline/images"
@@ -148,30 +146,11 @@ func writeReport(w io.Writer, format string, r *report.Report) error {
 	return report.WriteText(w, r)
 }
 
-// ignoreFile is the file format of --ignore-file.
-type ignoreFile struct {
-	APIVersion string            `json:"apiVersion"`
-	Kind       string            `json:"kind"`
-	Rules      []diff.IgnoreRule `json:"rules"`
-}
-
+// readIgnoreRules reads and parses --ignore-file.
 func readIgnoreRules(path string) ([]diff.IgnoreRule, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	var f ignoreFile
-	if err := yaml.UnmarshalStrict(b, &f); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if f.APIVersion != "plumbline.dev/v1alpha1" || f.Kind != "IgnoreRules" {
-		return nil, fmt.Errorf("%s: want apiVersion plumbline.dev/v1alpha1, kind IgnoreRules; got %s, %s", path, f.APIVersion, f.Kind)
-	}
-	var errs []error
-	for i := range f.Rules {
-		if err := f.Rules[i].Validate(); err != nil {
-			errs = append(errs, fmt.Errorf("%s: rules[%d]: %w", path, i, err))
-		}
-	}
-	return f.Rules, errors.Join(errs...)
+	return diff.ParseIgnoreRules(b, path)
 }
