@@ -3,7 +3,6 @@ package images
 import (
 	"errors"
 	"flag"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,7 +26,7 @@ func mustRef(t testing.TB, s string) Reference {
 }
 
 func TestLockRoundTrip(t *testing.T) {
-	lock, err := ReadLock(os.DirFS("testdata"), "lock-multiarch")
+	lock, err := readTestLock(t, "lock-multiarch")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +91,7 @@ func TestParseLockErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.dir, func(t *testing.T) {
-			_, err := ReadLock(os.DirFS("testdata"), tt.dir)
+			_, err := readTestLock(t, tt.dir)
 			var lfe *LockFileError
 			if !errors.As(err, &lfe) {
 				t.Fatalf("err = %v, want *LockFileError", err)
@@ -151,9 +150,12 @@ func TestParseLockInline(t *testing.T) {
 	}
 }
 
-func TestReadLockMissing(t *testing.T) {
-	_, err := ReadLock(os.DirFS(t.TempDir()), ".")
-	if !errors.Is(err, fs.ErrNotExist) {
-		t.Fatalf("err = %v, want fs.ErrNotExist", err)
+// readTestLock parses testdata/<dir>/plumbline.lock.yaml, named as dir/plumbline.lock.yaml.
+func readTestLock(t *testing.T, dir string) (Lock, error) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", dir, LockFileName))
+	if err != nil {
+		t.Fatal(err)
 	}
+	return ParseLock(dir+"/"+LockFileName, data)
 }

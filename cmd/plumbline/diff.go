@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/plumbline/plumbline/diff"
 	"github.com/plumbline/plumbline/images"
+	"github.com/plumbline/plumbline/manifests"
 	"github.com/plumbline/plumbline/reconciler"
 	"github.com/plumbline/plumbline/report"
 )
@@ -75,11 +75,11 @@ func (f *diffFlags) run(cmd *cobra.Command, g *globalFlags) error {
 	}
 	opts := reconciler.DefaultDiffOptions()
 	opts.Diff.InteractiveManagers = f.interactive
-	if opts.Policy, err = f.checks.engine(); err != nil {
+	if opts.Policy, err = f.checks.engine(ctx); err != nil {
 		return err
 	}
 	if f.ignoreFile != "" {
-		rules, err := readIgnoreRules(f.ignoreFile)
+		rules, err := readIgnoreRules(ctx, f.ignoreFile)
 		if err != nil {
 			return err
 		}
@@ -109,7 +109,7 @@ func (f *diffFlags) run(cmd *cobra.Command, g *globalFlags) error {
 		}
 	}()
 	g.log.Debug("rendered", "objects", len(state.objects), "root", state.root, "path", state.dir)
-	if opts.Images, err = f.checks.imageOptions(state); err != nil {
+	if opts.Images, err = f.checks.imageOptions(ctx, state); err != nil {
 		return err
 	}
 	if opts.Images != nil && f.pullSecrets {
@@ -146,9 +146,10 @@ func writeReport(w io.Writer, format string, r *report.Report) error {
 	return report.WriteText(w, r)
 }
 
-// readIgnoreRules reads and parses --ignore-file.
-func readIgnoreRules(path string) ([]diff.IgnoreRule, error) {
-	b, err := os.ReadFile(path)
+// readIgnoreRules reads --ignore-file through the guarded reader (a regular file, size-capped,
+// never blocking) and parses it.
+func readIgnoreRules(ctx context.Context, path string) ([]diff.IgnoreRule, error) {
+	b, err := manifests.ReadLocalFile(ctx, path)
 	if err != nil {
 		return nil, err
 	}
