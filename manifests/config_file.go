@@ -8,7 +8,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"strings"
 )
 
 // MaxConfigFileBytes caps a file of Plumbline's own kinds: the lock file, the PolicySet, the
@@ -101,7 +100,7 @@ func WriteConfigFile(ctx context.Context, root, rel string, data []byte, perm fs
 	}
 	shown := path.Clean(filepath.ToSlash(rel))
 	dir, base := path.Split(shown)
-	if base == "" || base == "." || base == ".." || strings.ContainsRune(base, filepath.Separator) {
+	if base == "" || base == "." || base == ".." {
 		return fileErr(shown, 0, "not a file name")
 	}
 	realDir, _, err := t.resolveFile(path.Clean("./" + dir))
