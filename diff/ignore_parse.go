@@ -73,7 +73,7 @@ func (s *ignoreScalar) UnmarshalYAML(n *yaml.Node) error {
 		case yaml.SequenceNode:
 			got = "a list"
 		case yaml.ScalarNode:
-			got = strings.TrimPrefix(n.ShortTag(), "!!") + " " + strconv.Quote(shorten(n.Value))
+			got = strings.TrimPrefix(n.ShortTag(), "!!") + " " + strconv.Quote(ignoreShorten(n.Value))
 		}
 		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: want a string, got %s", n.Line, got)}}
 	}
@@ -100,7 +100,7 @@ func ParseIgnoreRules(data []byte, file string) ([]IgnoreRule, error) {
 		return nil, ignoreYAMLError(file, err)
 	}
 	if doc.APIVersion.value != IgnoreAPIVersion || doc.Kind.value != IgnoreKind {
-		return nil, &IgnoreFileError{File: file, Line: firstLine(doc.APIVersion, doc.Kind),
+		return nil, &IgnoreFileError{File: file, Line: ignoreFirstLine(doc.APIVersion, doc.Kind),
 			Msg: fmt.Sprintf("want apiVersion %s, kind %s; got %q, %q", IgnoreAPIVersion, IgnoreKind, doc.APIVersion.value, doc.Kind.value)}
 	}
 	var rules []IgnoreRule
@@ -150,10 +150,10 @@ func (rd ignoreRuleDoc) rule() (IgnoreRule, int) {
 			})
 		}
 	}
-	return r, firstLine(all...)
+	return r, ignoreFirstLine(all...)
 }
 
-func firstLine(scalars ...ignoreScalar) int {
+func ignoreFirstLine(scalars ...ignoreScalar) int {
 	line := 0
 	for _, s := range scalars {
 		if s.line > 0 && (line == 0 || s.line < line) {
@@ -163,7 +163,7 @@ func firstLine(scalars ...ignoreScalar) int {
 	return line
 }
 
-func shorten(v string) string {
+func ignoreShorten(v string) string {
 	if len(v) > 16 {
 		return v[:13] + "..."
 	}

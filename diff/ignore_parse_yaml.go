@@ -34,14 +34,14 @@ func ignoreYAMLError(file string, err error) error {
 	}
 	if rest, ok := strings.CutPrefix(msg, "cannot unmarshal "); ok {
 		if got, into, ok := strings.Cut(rest, " into "); ok {
-			msg = fmt.Sprintf("want %s, got %s", yamlWant(into), yamlGot(got))
+			msg = fmt.Sprintf("want %s, got %s", ignoreYAMLWant(into), ignoreYAMLGot(got))
 		}
 	}
 	return &IgnoreFileError{File: file, Line: line, Msg: msg}
 }
 
-// yamlWant names the shape a Go type of the decoder stands for.
-func yamlWant(goType string) string {
+// ignoreYAMLWant names the shape a Go type of the decoder stands for.
+func ignoreYAMLWant(goType string) string {
 	switch {
 	case strings.HasPrefix(goType, "[]"):
 		return "a list"
@@ -51,8 +51,8 @@ func yamlWant(goType string) string {
 	return "a " + goType
 }
 
-// yamlGot describes "!!map", "!!seq" or "!!int `12`" as a reader would.
-func yamlGot(tagged string) string {
+// ignoreYAMLGot describes "!!map", "!!seq" or "!!int `12`" as a reader would.
+func ignoreYAMLGot(tagged string) string {
 	tag, value, _ := strings.Cut(tagged, " ")
 	switch tag {
 	case "!!map":

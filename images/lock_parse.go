@@ -49,7 +49,7 @@ type lockScalar struct {
 // UnmarshalYAML accepts a string, or a timestamp kept as written.
 func (s *lockScalar) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.ScalarNode || (n.ShortTag() != "!!str" && n.ShortTag() != "!!timestamp") {
-		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: want a string, got %s", n.Line, yamlKind(n))}}
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: want a string, got %s", n.Line, lockNodeWord(n))}}
 	}
 	*s = lockScalar{value: n.Value, line: n.Line}
 	return nil
@@ -90,7 +90,7 @@ func (c lockChecker) fail(line int, format string, args ...any) error {
 
 // firstLine is the smallest line among the given scalars, the best
 // available place of the mapping that holds them.
-func firstLine(scalars ...lockScalar) int {
+func lockFirstLine(scalars ...lockScalar) int {
 	line := 0
 	for _, s := range scalars {
 		if s.line > 0 && (line == 0 || s.line < line) {
@@ -101,7 +101,7 @@ func firstLine(scalars ...lockScalar) int {
 }
 
 func (c lockChecker) document(doc lockDoc) (Lock, error) {
-	at := firstLine(doc.APIVersion, doc.Kind)
+	at := lockFirstLine(doc.APIVersion, doc.Kind)
 	for _, f := range []struct {
 		key  string
 		got  lockScalar
@@ -132,7 +132,7 @@ func (c lockChecker) document(doc lockDoc) (Lock, error) {
 }
 
 func (c lockChecker) entry(de lockDocEntry) (LockEntry, error) {
-	at := firstLine(de.Image, de.Digest, de.MediaType, de.ApprovedAt)
+	at := lockFirstLine(de.Image, de.Digest, de.MediaType, de.ApprovedAt)
 	for _, f := range []struct {
 		key string
 		got lockScalar
@@ -164,7 +164,7 @@ func (c lockChecker) entry(de lockDocEntry) (LockEntry, error) {
 			return LockEntry{}, c.fail(dp.Platform.line, "%s: platform %q is not os/arch[/variant]", e.Ref, pd.Platform)
 		}
 		if dp.Digest.line == 0 {
-			return LockEntry{}, c.fail(firstLine(dp.Platform), "%s: platform entry: missing field \"digest\"", e.Ref)
+			return LockEntry{}, c.fail(lockFirstLine(dp.Platform), "%s: platform entry: missing field \"digest\"", e.Ref)
 		}
 		if err := ValidateDigest(pd.Digest); err != nil {
 			return LockEntry{}, c.fail(dp.Digest.line, "%s: platform %s: %v", e.Ref, pd.Platform, err)

@@ -28,12 +28,12 @@ func lockYAMLError(file string, err error) error {
 			}
 		}
 	}
-	return &LockFileError{File: file, Line: line, Msg: plainYAMLMessage(msg)}
+	return &LockFileError{File: file, Line: line, Msg: lockYAMLMessage(msg)}
 }
 
-// plainYAMLMessage rewrites yaml.v3's decoding messages, which quote Go
+// lockYAMLMessage rewrites yaml.v3's decoding messages, which quote Go
 // types, in the file's own terms.
-func plainYAMLMessage(msg string) string {
+func lockYAMLMessage(msg string) string {
 	if rest, ok := strings.CutPrefix(msg, "field "); ok {
 		if i := strings.LastIndex(rest, " not found in type "); i >= 0 {
 			return fmt.Sprintf("unknown field %q", rest[:i])
@@ -41,13 +41,13 @@ func plainYAMLMessage(msg string) string {
 	}
 	if rest, ok := strings.CutPrefix(msg, "cannot unmarshal "); ok {
 		if got, into, ok := strings.Cut(rest, " into "); ok {
-			return fmt.Sprintf("want %s, got %s", goTypeWord(into), tagWord(got))
+			return fmt.Sprintf("want %s, got %s", lockGoTypeWord(into), lockTagWord(got))
 		}
 	}
 	return msg
 }
 
-func goTypeWord(t string) string {
+func lockGoTypeWord(t string) string {
 	switch {
 	case strings.HasPrefix(t, "[]"):
 		return "a list"
@@ -57,8 +57,8 @@ func goTypeWord(t string) string {
 	return "a " + t
 }
 
-// tagWord describes "!!map", "!!seq" or "!!int `12`" as a reader would.
-func tagWord(tagged string) string {
+// lockTagWord describes "!!map", "!!seq" or "!!int `12`" as a reader would.
+func lockTagWord(tagged string) string {
 	tag, value, _ := strings.Cut(tagged, " ")
 	switch tag {
 	case "!!map":
@@ -69,8 +69,8 @@ func tagWord(tagged string) string {
 	return strings.TrimSpace(strings.TrimPrefix(tag, "!!") + " " + strings.Trim(value, "`"))
 }
 
-// yamlKind describes a node for a type error.
-func yamlKind(n *yaml.Node) string {
+// lockNodeWord describes a node for a type error.
+func lockNodeWord(n *yaml.Node) string {
 	switch n.Kind {
 	case yaml.MappingNode:
 		return "a mapping"

@@ -20,11 +20,11 @@ func TestReadConfigFile(t *testing.T) {
 		is      error
 	}{
 		{"regular file", func(t *testing.T, root string) string {
-			write(t, filepath.Join(root, "ops", "policy.yaml"), "policy: ok\n")
+			writeConfigTestFile(t, filepath.Join(root, "ops", "policy.yaml"), "policy: ok\n")
 			return "ops/policy.yaml"
 		}, "", nil},
 		{"symlink inside the root", func(t *testing.T, root string) string {
-			write(t, filepath.Join(root, "real.yaml"), "policy: ok\n")
+			writeConfigTestFile(t, filepath.Join(root, "real.yaml"), "policy: ok\n")
 			symlink(t, "real.yaml", filepath.Join(root, "link.yaml"))
 			return "link.yaml"
 		}, "", nil},
@@ -32,7 +32,7 @@ func TestReadConfigFile(t *testing.T) {
 		{"dot-dot", func(t *testing.T, root string) string { return "../x.yaml" }, "../x.yaml: path resolves outside the repository root", ErrOutsideRoot},
 		{"symlink out", func(t *testing.T, root string) string {
 			out := filepath.Join(t.TempDir(), "x.yaml")
-			write(t, out, secret)
+			writeConfigTestFile(t, out, secret)
 			symlink(t, out, filepath.Join(root, "x.yaml"))
 			return "x.yaml"
 		}, "x.yaml: through a symlink: path resolves outside the repository root", ErrOutsideRoot},
@@ -53,7 +53,7 @@ func TestReadConfigFile(t *testing.T) {
 			return "d"
 		}, "d: not a regular file (a folder)", nil},
 		{"sparse 3 GiB", func(t *testing.T, root string) string {
-			write(t, filepath.Join(root, "big.yaml"), "")
+			writeConfigTestFile(t, filepath.Join(root, "big.yaml"), "")
 			if err := os.Truncate(filepath.Join(root, "big.yaml"), 3<<30); err != nil {
 				t.Fatal(err)
 			}
@@ -61,18 +61,18 @@ func TestReadConfigFile(t *testing.T) {
 		}, "big.yaml: file is 3221225472 bytes, over the limit of 4194304 bytes", ErrLimitExceeded},
 		{"hard link", func(t *testing.T, root string) string {
 			out := filepath.Join(t.TempDir(), "x.yaml")
-			write(t, out, secret)
+			writeConfigTestFile(t, out, secret)
 			if err := os.Link(out, filepath.Join(root, "x.yaml")); err != nil {
 				t.Fatal(err)
 			}
 			return "x.yaml"
 		}, "x.yaml: the file has 2 hard links", nil},
 		{".git", func(t *testing.T, root string) string {
-			write(t, filepath.Join(root, ".git", "config"), secret)
+			writeConfigTestFile(t, filepath.Join(root, ".git", "config"), secret)
 			return ".git/config"
 		}, ".git/config: .git: inside a version-control folder", ErrVCSFolder},
 		{"symlink into .svn", func(t *testing.T, root string) string {
-			write(t, filepath.Join(root, ".svn", "entries"), secret)
+			writeConfigTestFile(t, filepath.Join(root, ".svn", "entries"), secret)
 			symlink(t, ".svn/entries", filepath.Join(root, "e.yaml"))
 			return "e.yaml"
 		}, "e.yaml: through a symlink: .svn: inside a version-control folder", ErrVCSFolder},
@@ -104,7 +104,7 @@ func TestReadConfigFile(t *testing.T) {
 
 func TestReadConfigFileCanceled(t *testing.T) {
 	root := t.TempDir()
-	write(t, filepath.Join(root, "a.yaml"), "a: b\n")
+	writeConfigTestFile(t, filepath.Join(root, "a.yaml"), "a: b\n")
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	if _, err := ReadConfigFile(ctx, root, "a.yaml"); err == nil {
@@ -152,7 +152,7 @@ func TestWriteConfigFile(t *testing.T) {
 		}},
 		{"symlink to a file outside", "l.yaml: is a symlink", func(t *testing.T, root string) (string, string) {
 			out := filepath.Join(t.TempDir(), "victim.yaml")
-			write(t, out, "victim\n")
+			writeConfigTestFile(t, out, "victim\n")
 			symlink(t, out, filepath.Join(root, "l.yaml"))
 			return "l.yaml", ""
 		}},
@@ -188,7 +188,7 @@ func TestWriteConfigFile(t *testing.T) {
 	}
 }
 
-func write(t *testing.T, path, body string) {
+func writeConfigTestFile(t *testing.T, path, body string) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)

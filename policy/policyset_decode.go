@@ -114,8 +114,8 @@ func jsonValue(v any) (any, error) {
 	}
 }
 
-func (c fileChecker) builtins(in map[str]builtinDoc, ps *PolicySet) error {
-	keys := make([]str, 0, len(in))
+func (c fileChecker) builtins(in map[docString]builtinDoc, ps *PolicySet) error {
+	keys := make([]docString, 0, len(in))
 	for k := range in {
 		keys = append(keys, k)
 	}
@@ -143,7 +143,7 @@ func (c fileChecker) builtins(in map[str]builtinDoc, ps *PolicySet) error {
 	return nil
 }
 
-func (c fileChecker) severity(s str, field string) (Severity, error) {
+func (c fileChecker) severity(s docString, field string) (Severity, error) {
 	if s.line == 0 {
 		return "", nil
 	}
@@ -157,14 +157,14 @@ func (c fileChecker) severity(s str, field string) (Severity, error) {
 func (c fileChecker) policy(pd policyDoc, field string) (Policy, error) {
 	p := Policy{Name: pd.Name.value, Line: pd.Name.line}
 	if p.Line == 0 { // no name: the first line the policy has
-		all := []str{pd.Severity}
+		all := []docString{pd.Severity}
 		all = append(all, pd.Match.Kinds...)
 		all = append(all, pd.Match.Namespaces...)
 		all = append(all, pd.Match.APIGroups...)
 		for _, v := range pd.Validations {
 			all = append(all, v.Expression, v.Message, v.MessageExpression)
 		}
-		p.Line = firstLine(all...)
+		p.Line = docFirstLine(all...)
 	}
 	if err := checkPolicyName(p.Name); err != nil {
 		return p, c.at(p.Line, field+".name", "%v", err)
@@ -173,8 +173,8 @@ func (c fileChecker) policy(pd policyDoc, field string) (Policy, error) {
 	if p.Severity, err = c.severity(pd.Severity, field+".severity"); err != nil {
 		return p, err
 	}
-	p.Match.Kinds = values(pd.Match.Kinds)
-	p.Match.APIGroups = values(pd.Match.APIGroups)
+	p.Match.Kinds = docStrings(pd.Match.Kinds)
+	p.Match.APIGroups = docStrings(pd.Match.APIGroups)
 	for i, ns := range pd.Match.Namespaces {
 		if err := checkGlob(ns.value); err != nil {
 			return p, c.at(ns.line, fmt.Sprintf("%s.match.namespaces[%d]", field, i), "%v", err)
@@ -186,20 +186,20 @@ func (c fileChecker) policy(pd policyDoc, field string) (Policy, error) {
 	}
 	for i, vd := range pd.Validations {
 		if vd.Expression.value == "" {
-			return p, c.at(firstLine(vd.Message, vd.MessageExpression), fmt.Sprintf("%s.validations[%d].expression", field, i), "required")
+			return p, c.at(docFirstLine(vd.Message, vd.MessageExpression), fmt.Sprintf("%s.validations[%d].expression", field, i), "required")
 		}
 		p.Validations = append(p.Validations, Validation{
 			Expression:            vd.Expression.value,
 			Message:               vd.Message.value,
 			MessageExpression:     vd.MessageExpression.value,
-			ExpressionLine:        vd.Expression.firstLine(),
-			MessageExpressionLine: vd.MessageExpression.firstLine(),
+			ExpressionLine:        vd.Expression.exprLine(),
+			MessageExpressionLine: vd.MessageExpression.exprLine(),
 		})
 	}
 	return p, nil
 }
 
-func values(in []str) []string {
+func docStrings(in []docString) []string {
 	if in == nil {
 		return nil
 	}
@@ -211,7 +211,7 @@ func values(in []str) []string {
 }
 
 // firstLine is the smallest line among the given scalars that are present.
-func firstLine(scalars ...str) int {
+func docFirstLine(scalars ...docString) int {
 	line := 0
 	for _, s := range scalars {
 		if s.line > 0 && (line == 0 || s.line < line) {

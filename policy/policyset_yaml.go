@@ -16,90 +16,90 @@ import (
 // globs, names) point into the file too.
 
 type policySetDoc struct {
-	APIVersion str         `yaml:"apiVersion"`
-	Kind       str         `yaml:"kind"`
+	APIVersion docString   `yaml:"apiVersion"`
+	Kind       docString   `yaml:"kind"`
 	Metadata   metadataDoc `yaml:"metadata"`
 	Spec       specDoc     `yaml:"spec"`
 }
 
 type metadataDoc struct {
-	Name        str            `yaml:"name"`
-	Labels      map[string]str `yaml:"labels"`
-	Annotations map[string]str `yaml:"annotations"`
+	Name        docString            `yaml:"name"`
+	Labels      map[string]docString `yaml:"labels"`
+	Annotations map[string]docString `yaml:"annotations"`
 }
 
 type specDoc struct {
-	Params   paramsDoc          `yaml:"params"`
-	Builtins map[str]builtinDoc `yaml:"builtins"`
-	Policies []policyDoc        `yaml:"policies"`
+	Params   paramsDoc                `yaml:"params"`
+	Builtins map[docString]builtinDoc `yaml:"builtins"`
+	Policies []policyDoc              `yaml:"policies"`
 }
 
 type builtinDoc struct {
-	Enabled  boolean `yaml:"enabled"`
-	Severity str     `yaml:"severity"`
+	Enabled  docBool   `yaml:"enabled"`
+	Severity docString `yaml:"severity"`
 }
 
 type policyDoc struct {
-	Name        str             `yaml:"name"`
-	Severity    str             `yaml:"severity"`
+	Name        docString       `yaml:"name"`
+	Severity    docString       `yaml:"severity"`
 	Match       matchDoc        `yaml:"match"`
 	Validations []validationDoc `yaml:"validations"`
 }
 
 type matchDoc struct {
-	Kinds      []str `yaml:"kinds"`
-	Namespaces []str `yaml:"namespaces"`
-	APIGroups  []str `yaml:"apiGroups"`
+	Kinds      []docString `yaml:"kinds"`
+	Namespaces []docString `yaml:"namespaces"`
+	APIGroups  []docString `yaml:"apiGroups"`
 }
 
 type validationDoc struct {
-	Expression        str `yaml:"expression"`
-	Message           str `yaml:"message"`
-	MessageExpression str `yaml:"messageExpression"`
+	Expression        docString `yaml:"expression"`
+	Message           docString `yaml:"message"`
+	MessageExpression docString `yaml:"messageExpression"`
 }
 
-// str is a string scalar and its line; line 0 means absent (or null).
+// docString is a string scalar and its line; line 0 means absent (or null).
 // Numbers and booleans are type errors, as in a strict Kubernetes decode.
-type str struct {
+type docString struct {
 	value string
 	line  int
 	block bool // a literal (|) or folded (>) block scalar
 }
 
 // UnmarshalYAML accepts a string scalar; a timestamp stays as written.
-func (s *str) UnmarshalYAML(n *yaml.Node) error {
+func (s *docString) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.ScalarNode || (n.ShortTag() != "!!str" && n.ShortTag() != "!!timestamp") {
-		return typeError(n, "a string")
+		return docTypeError(n, "a string")
 	}
-	*s = str{value: n.Value, line: n.Line, block: n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0}
+	*s = docString{value: n.Value, line: n.Line, block: n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0}
 	return nil
 }
 
-// firstLine is the line holding the text of a CEL expression: the line after
+// exprLine is the line holding the text of a CEL expression: the line after
 // the indicator of a block scalar.
-func (s str) firstLine() int {
+func (s docString) exprLine() int {
 	if s.block {
 		return s.line + 1
 	}
 	return s.line
 }
 
-// boolean is a true/false scalar and its line.
-type boolean struct {
+// docBool is a true/false scalar and its line.
+type docBool struct {
 	value, set bool
 	line       int
 }
 
-// UnmarshalYAML accepts only a YAML boolean.
-func (b *boolean) UnmarshalYAML(n *yaml.Node) error {
+// UnmarshalYAML accepts only a YAML docBool.
+func (b *docBool) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" {
-		return typeError(n, "true or false")
+		return docTypeError(n, "true or false")
 	}
 	v, err := strconv.ParseBool(strings.ToLower(n.Value))
 	if err != nil {
-		return typeError(n, "true or false")
+		return docTypeError(n, "true or false")
 	}
-	*b = boolean{value: v, set: true, line: n.Line}
+	*b = docBool{value: v, set: true, line: n.Line}
 	return nil
 }
 
@@ -107,7 +107,7 @@ func (b *boolean) UnmarshalYAML(n *yaml.Node) error {
 // allowedRegistries list the built-ins read, with the lines of its entries.
 type paramsDoc struct {
 	values            map[string]any
-	allowedRegistries []str
+	allowedRegistries []docString
 	line              int
 }
 
@@ -115,7 +115,7 @@ type paramsDoc struct {
 // and as the one key the built-ins read (free-form, so not strict).
 func (p *paramsDoc) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.MappingNode {
-		return typeError(n, "a mapping")
+		return docTypeError(n, "a mapping")
 	}
 	p.line = n.Line
 	keepTimestamps(n)
@@ -123,7 +123,7 @@ func (p *paramsDoc) UnmarshalYAML(n *yaml.Node) error {
 		return err
 	}
 	var known struct {
-		AllowedRegistries []str `yaml:"allowedRegistries"`
+		AllowedRegistries []docString `yaml:"allowedRegistries"`
 	}
 	if err := n.Decode(&known); err != nil {
 		return err
@@ -144,12 +144,12 @@ func keepTimestamps(n *yaml.Node) {
 	}
 }
 
-func typeError(n *yaml.Node, want string) error {
-	return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: want %s, got %s", n.Line, want, nodeWord(n))}}
+func docTypeError(n *yaml.Node, want string) error {
+	return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: want %s, got %s", n.Line, want, docNodeWord(n))}}
 }
 
-// nodeWord describes a node for a type error, its value cut short.
-func nodeWord(n *yaml.Node) string {
+// docNodeWord describes a node for a type error, its value cut short.
+func docNodeWord(n *yaml.Node) string {
 	switch n.Kind {
 	case yaml.MappingNode:
 		return "a mapping"
@@ -203,13 +203,13 @@ func yamlError(file string, err error) error {
 	}
 	if rest, ok := strings.CutPrefix(msg, "cannot unmarshal "); ok {
 		if got, into, ok := strings.Cut(rest, " into "); ok {
-			msg = fmt.Sprintf("want %s, got %s", goTypeWord(into), tagWord(got))
+			msg = fmt.Sprintf("want %s, got %s", docGoTypeWord(into), docTagWord(got))
 		}
 	}
 	return &fileError{file: file, line: line, msg: msg}
 }
 
-func goTypeWord(t string) string {
+func docGoTypeWord(t string) string {
 	switch {
 	case strings.HasPrefix(t, "[]"):
 		return "a list"
@@ -219,8 +219,8 @@ func goTypeWord(t string) string {
 	return "a " + t
 }
 
-// tagWord describes "!!map", "!!seq" or "!!int `12`" as a reader would.
-func tagWord(tagged string) string {
+// docTagWord describes "!!map", "!!seq" or "!!int `12`" as a reader would.
+func docTagWord(tagged string) string {
 	tag, value, _ := strings.Cut(tagged, " ")
 	switch tag {
 	case "!!map":

@@ -18,7 +18,7 @@ func TestCredentialFileGuards(t *testing.T) {
 	for _, file := range []string{fifo, "/dev/zero"} {
 		t.Run(file, func(t *testing.T) {
 			start := time.Now()
-			r := runChild(t, "check", "--repo", "https://git.example/acme/app.git", "--path", ".", "--offline", "--git-bearer-token-file", file)
+			r := runGuardedChild(t, "check", "--repo", "https://git.example/acme/app.git", "--path", ".", "--offline", "--git-bearer-token-file", file)
 			r.wantRefused(t, file, "")
 			if !strings.Contains(r.stderr, "read credentials") || time.Since(start) > 10*time.Second {
 				t.Errorf("want the credential file refused at once, got after %s:\n%s", time.Since(start), r.stderr)

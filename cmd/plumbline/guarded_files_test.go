@@ -19,11 +19,11 @@ import (
 // and GOMEMLIMIT, against real files on disk, and asserts what a user sees: the exit code, a
 // message naming the file, how long it took, and the child's peak memory.
 
-const childArgsEnv = "PLUMBLINE_GUARDED_CHILD_ARGS"
+const guardedChildArgsEnv = "PLUMBLINE_GUARDED_CHILD_ARGS"
 
 // TestGuardedFilesChild is the child: it runs the command line given in the environment.
 func TestGuardedFilesChild(t *testing.T) {
-	raw := os.Getenv(childArgsEnv)
+	raw := os.Getenv(guardedChildArgsEnv)
 	if raw == "" {
 		return // run as the parent's helper only
 	}
@@ -34,15 +34,15 @@ func TestGuardedFilesChild(t *testing.T) {
 	os.Exit(execute(context.Background(), args, os.Stdout, os.Stderr))
 }
 
-type childResult struct {
+type guardedResult struct {
 	code           int
 	stdout, stderr string
 	elapsed        time.Duration
 	peakRSS        int64 // bytes
 }
 
-// runChild runs plumbline with args in a child process with bounded memory.
-func runChild(t *testing.T, args ...string) childResult {
+// runGuardedChild runs plumbline with args in a child process with bounded memory.
+func runGuardedChild(t *testing.T, args ...string) guardedResult {
 	t.Helper()
 	raw, err := json.Marshal(args)
 	if err != nil {
@@ -51,12 +51,12 @@ func runChild(t *testing.T, args ...string) childResult {
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "prlimit", "--as=2147483648", "--", os.Args[0], "-test.run=^TestGuardedFilesChild$")
-	cmd.Env = append(os.Environ(), childArgsEnv+"="+string(raw), "GOMEMLIMIT=256MiB", "HOME="+t.TempDir())
+	cmd.Env = append(os.Environ(), guardedChildArgsEnv+"="+string(raw), "GOMEMLIMIT=256MiB", "HOME="+t.TempDir())
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
 	err = cmd.Run()
-	res := childResult{stdout: stdout.String(), stderr: stderr.String(), elapsed: time.Since(start)}
+	res := guardedResult{stdout: stdout.String(), stderr: stderr.String(), elapsed: time.Since(start)}
 	var exit *exec.ExitError
 	switch {
 	case errors.As(err, &exit):
@@ -71,7 +71,7 @@ func runChild(t *testing.T, args ...string) childResult {
 }
 
 // wantRefused asserts a quick, small exit 2 whose message names file and leaks none of secret.
-func (r childResult) wantRefused(t *testing.T, file, secret string) {
+func (r guardedResult) wantRefused(t *testing.T, file, secret string) {
 	t.Helper()
 	if r.code != exitError {
 		t.Errorf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", r.code, exitError, r.stdout, r.stderr)
@@ -91,26 +91,26 @@ func (r childResult) wantRefused(t *testing.T, file, secret string) {
 	t.Logf("exit %d in %s, peak RSS %d MiB: %s", r.code, r.elapsed.Round(time.Millisecond), r.peakRSS>>20, strings.TrimSpace(r.stderr))
 }
 
-const configMap = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\n  namespace: default\ndata:\n  a: b\n"
+const guardedConfigMap = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\n  namespace: default\ndata:\n  a: b\n"
 
-// appDir is a local folder with one ConfigMap.
-func appDir(t *testing.T) string {
+// guardedAppDir is a local folder with one ConfigMap.
+func guardedAppDir(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	writeTestFile(t, filepath.Join(dir, "cm.yaml"), configMap)
+	writeGuardedFile(t, filepath.Join(dir, "cm.yaml"), guardedConfigMap)
 	return dir
 }
 
-// kustomizedDir is a local folder with one ConfigMap and a kustomization naming it: the render
+// guardedKustomizedDir is a local folder with one ConfigMap and a kustomization naming it: the render
 // reads only what the kustomization names, so the lock file is read by the lock reader alone.
-func kustomizedDir(t *testing.T) string {
+func guardedKustomizedDir(t *testing.T) string {
 	t.Helper()
-	dir := appDir(t)
-	writeTestFile(t, filepath.Join(dir, "kustomization.yaml"), "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [cm.yaml]\n")
+	dir := guardedAppDir(t)
+	writeGuardedFile(t, filepath.Join(dir, "kustomization.yaml"), "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [cm.yaml]\n")
 	return dir
 }
 
-func writeTestFile(t *testing.T, path, body string) {
+func writeGuardedFile(t *testing.T, path, body string) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)
@@ -133,13 +133,13 @@ func TestLockFileGuards(t *testing.T) {
 		}},
 		{"symlink to a file outside the root", func(t *testing.T, lock string) {
 			outside := filepath.Join(t.TempDir(), "credentials")
-			writeTestFile(t, outside, "apiVersion: plumbline.dev/v1alpha1\nkind: "+secret+"\n")
+			writeGuardedFile(t, outside, "apiVersion: plumbline.dev/v1alpha1\nkind: "+secret+"\n")
 			if err := os.Symlink(outside, lock); err != nil {
 				t.Fatal(err)
 			}
 		}},
 		{"3 GiB sparse file", func(t *testing.T, lock string) {
-			writeTestFile(t, lock, "apiVersion: plumbline.dev/v1alpha1\n")
+			writeGuardedFile(t, lock, "apiVersion: plumbline.dev/v1alpha1\n")
 			if err := os.Truncate(lock, 3<<30); err != nil {
 				t.Fatal(err)
 			}
@@ -151,7 +151,7 @@ func TestLockFileGuards(t *testing.T) {
 		}},
 		{"hard link", func(t *testing.T, lock string) {
 			outside := filepath.Join(t.TempDir(), "other.yaml")
-			writeTestFile(t, outside, "apiVersion: plumbline.dev/v1alpha1\nkind: "+secret+"\n")
+			writeGuardedFile(t, outside, "apiVersion: plumbline.dev/v1alpha1\nkind: "+secret+"\n")
 			if err := os.Link(outside, lock); err != nil {
 				t.Fatal(err)
 			}
@@ -159,9 +159,9 @@ func TestLockFileGuards(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := kustomizedDir(t)
+			dir := guardedKustomizedDir(t)
 			tt.setup(t, filepath.Join(dir, "plumbline.lock.yaml"))
-			runChild(t, "check", "--path", dir, "--offline").wantRefused(t, "plumbline.lock.yaml", secret)
+			runGuardedChild(t, "check", "--path", dir, "--offline").wantRefused(t, "plumbline.lock.yaml", secret)
 		})
 	}
 }
@@ -172,14 +172,14 @@ func TestCommandLineFileGuards(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Run("--policy /dev/zero", func(t *testing.T) {
-		runChild(t, "check", "--path", appDir(t), "--offline", "--policy", "/dev/zero").wantRefused(t, "/dev/zero", "")
+		runGuardedChild(t, "check", "--path", guardedAppDir(t), "--offline", "--policy", "/dev/zero").wantRefused(t, "/dev/zero", "")
 	})
 	t.Run("--policy FIFO", func(t *testing.T) {
-		runChild(t, "check", "--path", appDir(t), "--offline", "--policy", fifo).wantRefused(t, fifo, "")
+		runGuardedChild(t, "check", "--path", guardedAppDir(t), "--offline", "--policy", fifo).wantRefused(t, fifo, "")
 	})
 	t.Run("--ignore-file /dev/zero", func(t *testing.T) {
 		// Refused before diff reaches for a cluster.
-		runChild(t, "diff", "--path", appDir(t), "--skip-images", "--ignore-file", "/dev/zero", "--kubeconfig", "/nonexistent").
+		runGuardedChild(t, "diff", "--path", guardedAppDir(t), "--skip-images", "--ignore-file", "/dev/zero", "--kubeconfig", "/nonexistent").
 			wantRefused(t, "/dev/zero", "")
 	})
 }
@@ -187,12 +187,12 @@ func TestCommandLineFileGuards(t *testing.T) {
 // TestImagesLockDanglingSymlink: `images lock` never writes through a symlink; a dangling one
 // must not create a file outside the root.
 func TestImagesLockDanglingSymlink(t *testing.T) {
-	dir := kustomizedDir(t)
+	dir := guardedKustomizedDir(t)
 	outside := filepath.Join(t.TempDir(), "created-by-plumbline.yaml")
 	if err := os.Symlink(outside, filepath.Join(dir, "plumbline.lock.yaml")); err != nil {
 		t.Fatal(err)
 	}
-	r := runChild(t, "images", "lock", "--path", dir)
+	r := runGuardedChild(t, "images", "lock", "--path", dir)
 	r.wantRefused(t, "plumbline.lock.yaml", "")
 	if !strings.Contains(r.stderr, "is a symlink; refusing to write through it") {
 		t.Errorf("want the write refused, got:\n%s", r.stderr)
@@ -207,8 +207,8 @@ func TestImagesLockDanglingSymlink(t *testing.T) {
 
 // TestImagesLockWritesAtomically: the lock file is replaced whole, with the file mode asked for.
 func TestImagesLockWritesAtomically(t *testing.T) {
-	dir := appDir(t)
-	r := runChild(t, "images", "lock", "--path", dir)
+	dir := guardedAppDir(t)
+	r := runGuardedChild(t, "images", "lock", "--path", dir)
 	if r.code != exitOK {
 		t.Fatalf("images lock: exit %d\n%s", r.code, r.stderr)
 	}
@@ -227,22 +227,22 @@ func TestRenderNeverReadsVCSFolders(t *testing.T) {
 	const token = "https://x-access-token:ghs_CHECKOUT_TOKEN@github.com/acme/app"
 	t.Run("kustomization", func(t *testing.T) {
 		dir := t.TempDir()
-		writeTestFile(t, filepath.Join(dir, ".git", "config"), "[remote \"origin\"]\n\turl = "+token+"\n")
-		writeTestFile(t, filepath.Join(dir, "kustomization.yaml"),
+		writeGuardedFile(t, filepath.Join(dir, ".git", "config"), "[remote \"origin\"]\n\turl = "+token+"\n")
+		writeGuardedFile(t, filepath.Join(dir, "kustomization.yaml"),
 			"apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nconfigMapGenerator:\n- name: leak\n  files: [.git/config]\n")
-		runChild(t, "check", "--path", dir, "--offline").wantRefused(t, ".git/config", "ghs_CHECKOUT_TOKEN")
+		runGuardedChild(t, "check", "--path", dir, "--offline").wantRefused(t, ".git/config", "ghs_CHECKOUT_TOKEN")
 	})
 	t.Run("kustomization resource", func(t *testing.T) {
 		dir := t.TempDir()
-		writeTestFile(t, filepath.Join(dir, ".git", "leak.yaml"), configMap)
-		writeTestFile(t, filepath.Join(dir, "kustomization.yaml"),
+		writeGuardedFile(t, filepath.Join(dir, ".git", "leak.yaml"), guardedConfigMap)
+		writeGuardedFile(t, filepath.Join(dir, "kustomization.yaml"),
 			"apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [.git/leak.yaml]\n")
-		runChild(t, "check", "--path", dir, "--offline").wantRefused(t, ".git/leak.yaml", "")
+		runGuardedChild(t, "check", "--path", dir, "--offline").wantRefused(t, ".git/leak.yaml", "")
 	})
 	t.Run("plain folder", func(t *testing.T) {
-		dir := appDir(t)
-		writeTestFile(t, filepath.Join(dir, ".git", "hidden.yaml"), strings.Replace(configMap, "name: web", "name: from-git-folder", 1))
-		r := runChild(t, "check", "--path", dir, "--offline", "-o", "json")
+		dir := guardedAppDir(t)
+		writeGuardedFile(t, filepath.Join(dir, ".git", "hidden.yaml"), strings.Replace(guardedConfigMap, "name: web", "name: from-git-folder", 1))
+		r := runGuardedChild(t, "check", "--path", dir, "--offline", "-o", "json")
 		if r.code != exitOK || strings.Contains(r.stdout, "from-git-folder") {
 			t.Fatalf("exit %d, want 0 without the object under .git\n%s%s", r.code, r.stdout, r.stderr)
 		}
@@ -254,9 +254,9 @@ func TestRenderNeverReadsVCSFolders(t *testing.T) {
 func TestHardLinkedManifestRefused(t *testing.T) {
 	dir := t.TempDir()
 	outside := filepath.Join(t.TempDir(), "shadow.yaml")
-	writeTestFile(t, outside, configMap)
+	writeGuardedFile(t, outside, guardedConfigMap)
 	if err := os.Link(outside, filepath.Join(dir, "cm.yaml")); err != nil {
 		t.Fatal(err)
 	}
-	runChild(t, "check", "--path", dir, "--offline").wantRefused(t, "cm.yaml", "")
+	runGuardedChild(t, "check", "--path", dir, "--offline").wantRefused(t, "cm.yaml", "")
 }
