@@ -197,7 +197,7 @@ func publishedTrees(t *testing.T, cache string) []string {
 			t.Fatal(err)
 		}
 		for _, e := range entries {
-			if isCommitSHA(e.Name()) {
+			if plumbing.IsHash(e.Name()) {
 				trees = append(trees, filepath.Join(r.Name(), e.Name()))
 			}
 		}

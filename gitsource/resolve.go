@@ -71,7 +71,7 @@ func resolve(refs []*plumbing.Reference, ref string) (target, error) {
 	}
 
 	switch {
-	case isCommitSHA(ref):
+	case plumbing.IsHash(ref):
 		h := plumbing.NewHash(strings.ToLower(ref))
 		t := target{commit: h, exact: true}
 		// Prefer an advertised ref at that commit: servers always allow
@@ -101,17 +101,4 @@ func resolve(refs []*plumbing.Reference, ref string) (target, error) {
 		}
 	}
 	return target{}, fmt.Errorf("%w: the remote advertises no branch or tag %q", ErrRefNotFound, ref)
-}
-
-// isCommitSHA reports whether s is a full SHA-1 in hex.
-func isCommitSHA(s string) bool {
-	if len(s) != 40 {
-		return false
-	}
-	for _, c := range s {
-		if !strings.ContainsRune("0123456789abcdefABCDEF", c) {
-			return false
-		}
-	}
-	return true
 }

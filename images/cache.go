@@ -1,8 +1,9 @@
 package images
 
 import (
-	"sync"
 	"time"
+
+	"k8s.io/apimachinery/pkg/util/cache"
 )
 
 // cacheKey is one resolution: a reference as seen with one set of credentials.
@@ -18,28 +19,37 @@ type cacheEntry struct {
 	expires time.Time
 }
 
-// resolutionCache holds tag resolutions for a TTL. It sweeps expired entries
-// when it grows past sweepAt, so its size follows the working set.
+// maxResolutions bounds the resolution cache: past it the least recently used
+// resolution goes first.
+const maxResolutions = 16384
+
+// resolutionCache holds tag resolutions for a TTL, in apimachinery's expiring
+// LRU cache, so that its size is bounded whatever the working set.
 type resolutionCache struct {
-	mu      sync.Mutex
 	ttl     time.Duration
 	now     func() time.Time
-	entries map[cacheKey]cacheEntry
-	sweepAt int
+	entries *cache.LRUExpireCache
 }
 
+// clockFunc gives the LRU cache the Resolver's clock.
+type clockFunc func() time.Time
+
+func (f clockFunc) Now() time.Time { return f() }
+
 func newResolutionCache(ttl time.Duration, now func() time.Time) *resolutionCache {
-	return &resolutionCache{ttl: ttl, now: now, entries: map[cacheKey]cacheEntry{}, sweepAt: 1024}
+	return &resolutionCache{ttl: ttl, now: now, entries: cache.NewLRUExpireCacheWithClock(maxResolutions, clockFunc(now))}
 }
 
 func (c *resolutionCache) get(k cacheKey) (Resolution, bool) {
 	if c.ttl <= 0 {
 		return Resolution{}, false
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.entries[k]
-	if !ok || !c.now().Before(e.expires) {
+	v, ok := c.entries.Get(k)
+	if !ok {
+		return Resolution{}, false
+	}
+	e := v.(cacheEntry)
+	if !c.now().Before(e.expires) {
 		return Resolution{}, false
 	}
 	return e.res, true
@@ -49,28 +59,35 @@ func (c *resolutionCache) put(k cacheKey, res Resolution) {
 	if c.ttl <= 0 {
 		return
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	now := c.now()
-	if len(c.entries) >= c.sweepAt {
-		for key, e := range c.entries {
-			if !now.Before(e.expires) {
-				delete(c.entries, key)
-			}
-		}
-		if len(c.entries) >= c.sweepAt {
-			c.sweepAt *= 2
-		}
-	}
-	c.entries[k] = cacheEntry{res: res, expires: now.Add(c.ttl)}
+	c.set(k, cacheEntry{res: res, expires: c.now().Add(c.ttl)})
 }
 
-// manifestCache keeps raw manifests by digest. A digest names its content, so
-// entries never go stale; the cache is bounded and simply cleared when full.
+// set keeps e until e.expires.
+func (c *resolutionCache) set(k cacheKey, e cacheEntry) {
+	if ttl := e.expires.Sub(c.now()); ttl > 0 {
+		c.entries.Add(k, e, ttl)
+	}
+}
+
+// all returns the entries that have not expired.
+func (c *resolutionCache) all() map[cacheKey]cacheEntry {
+	out := map[cacheKey]cacheEntry{}
+	for _, k := range c.entries.Keys() {
+		if v, ok := c.entries.Get(k); ok {
+			out[k.(cacheKey)] = v.(cacheEntry)
+		}
+	}
+	return out
+}
+
+// manifestTTL is how long a raw manifest is kept. A digest names its
+// content, so a manifest never goes stale; the TTL only frees memory.
+const manifestTTL = 24 * time.Hour
+
+// manifestCache keeps raw manifests by digest, the least recently used going
+// first when it is full.
 type manifestCache struct {
-	mu    sync.Mutex
-	max   int
-	items map[string]manifest
+	items *cache.LRUExpireCache
 }
 
 // manifest is a raw manifest and its media type.
@@ -80,21 +97,17 @@ type manifest struct {
 }
 
 func newManifestCache(max int) *manifestCache {
-	return &manifestCache{max: max, items: map[string]manifest{}}
+	return &manifestCache{items: cache.NewLRUExpireCache(max)}
 }
 
 func (c *manifestCache) get(digest string) (manifest, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	m, ok := c.items[digest]
-	return m, ok
+	v, ok := c.items.Get(digest)
+	if !ok {
+		return manifest{}, false
+	}
+	return v.(manifest), true
 }
 
 func (c *manifestCache) put(digest string, m manifest) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.items) >= c.max {
-		clear(c.items)
-	}
-	c.items[digest] = m
+	c.items.Add(digest, m, manifestTTL)
 }

@@ -32,15 +32,13 @@ const savedCacheVersion = 1
 // SaveCache writes the resolutions that have not expired to w, as JSON.
 func (r *Resolver) SaveCache(w io.Writer) error {
 	c := r.cache
-	c.mu.Lock()
 	out := savedCache{Version: savedCacheVersion}
 	now := c.now()
-	for k, e := range c.entries {
+	for k, e := range c.all() {
 		if now.Before(e.expires) {
 			out.Entries = append(out.Entries, savedEntry{Ref: k.ref, Identity: k.identity, Resolution: e.res, Resolved: e.expires.Add(-c.ttl), Expires: e.expires})
 		}
 	}
-	c.mu.Unlock()
 	return json.NewEncoder(w).Encode(out)
 }
 
@@ -57,8 +55,6 @@ func (r *Resolver) LoadCache(rd io.Reader) error {
 		return nil
 	}
 	c := r.cache
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	now := c.now()
 	for _, e := range in.Entries {
 		if !now.Before(e.Expires) || ValidateDigest(e.Resolution.Digest) != nil {
@@ -71,7 +67,7 @@ func (r *Resolver) LoadCache(rd io.Reader) error {
 		if limit := resolved.Add(c.ttl); e.Expires.After(limit) {
 			e.Expires = limit
 		}
-		c.entries[cacheKey{ref: e.Ref, identity: e.Identity}] = cacheEntry{res: e.Resolution, expires: e.Expires}
+		c.set(cacheKey{ref: e.Ref, identity: e.Identity}, cacheEntry{res: e.Resolution, expires: e.Expires})
 	}
 	return nil
 }

@@ -8,7 +8,7 @@
 //   - ParseReference normalises an image string, keeping both the tag and
 //     the digest of `repo:tag@sha256:…`.
 //   - The lock file (plumbline.lock.yaml next to the kustomization) records
-//     approved digests: ParseLock, ReadLock, MarshalLock, RefreshLock.
+//     approved digests: ParseLock, MarshalLock, RefreshLock.
 //     NewApprovals merges it with digests pinned in manifests and refuses
 //     disagreement.
 //   - A Resolver resolves tags to digests (manifest HEAD, GET fallback),

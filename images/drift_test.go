@@ -126,7 +126,11 @@ func writeLock(t *testing.T, dir string, l Lock) {
 
 func readLockDir(t *testing.T, dir string) Lock {
 	t.Helper()
-	l, err := ReadLock(os.DirFS(dir), ".")
+	data, err := os.ReadFile(filepath.Join(dir, LockFileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := ParseLock(LockFileName, data)
 	if err != nil {
 		t.Fatal(err)
 	}

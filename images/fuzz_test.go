@@ -57,6 +57,9 @@ func FuzzParseLock(f *testing.F) {
 			if !errors.As(err, &lfe) || lfe.File != file || !strings.HasPrefix(err.Error(), file) {
 				t.Fatalf("error does not name the file: %v", err)
 			}
+			if strings.Contains(err.Error(), "lockDoc") {
+				t.Fatalf("error quotes the decoder's Go types: %v", err)
+			}
 			return
 		}
 		out, err := MarshalLock(lock)

@@ -3,8 +3,6 @@ package images
 import (
 	"bytes"
 	"fmt"
-	"io/fs"
-	"path"
 	"sort"
 	"time"
 
@@ -93,18 +91,6 @@ func MarshalLock(l Lock) ([]byte, error) {
 		return nil, fmt.Errorf("%s: marshal: %w", LockFileName, err)
 	}
 	return buf.Bytes(), nil
-}
-
-// ReadLock reads and parses dir/plumbline.lock.yaml from fsys. When the file
-// does not exist the error wraps fs.ErrNotExist (a folder without a lock is
-// normal: every unpinned image is then Unpinned).
-func ReadLock(fsys fs.FS, dir string) (Lock, error) {
-	p := path.Join(dir, LockFileName)
-	data, err := fs.ReadFile(fsys, p)
-	if err != nil {
-		return Lock{}, fmt.Errorf("%s: %w", p, err)
-	}
-	return ParseLock(p, data)
 }
 
 // LockFileError is a malformed lock file: File and Line (1-based, 0 when the

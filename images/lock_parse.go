@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"regexp"
-	"strconv"
-	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -16,10 +14,46 @@ import (
 // maxLockSize bounds the lock file ParseLock accepts (it comes from Git).
 const maxLockSize = 4 << 20
 
-var (
-	yamlLine     = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-	platformForm = regexp.MustCompile(`^[a-z0-9_.-]+/[a-z0-9_.-]+(?:/[a-z0-9_.-]+)?(?::[A-Za-z0-9_.-]+)?$`)
-)
+var platformForm = regexp.MustCompile(`^[a-z0-9_.-]+/[a-z0-9_.-]+(?:/[a-z0-9_.-]+)?(?::[A-Za-z0-9_.-]+)?$`)
+
+// lockDoc is the shape ParseLock decodes. yaml.v3 does the strict part: an
+// unknown field (KnownFields), a key given twice and excessive aliasing are
+// its errors, with its line numbers. Scalars keep their line for the checks
+// that follow.
+type lockDoc struct {
+	APIVersion lockScalar     `yaml:"apiVersion"`
+	Kind       lockScalar     `yaml:"kind"`
+	Images     []lockDocEntry `yaml:"images"`
+}
+
+type lockDocEntry struct {
+	Image      lockScalar        `yaml:"image"`
+	Digest     lockScalar        `yaml:"digest"`
+	MediaType  lockScalar        `yaml:"mediaType"`
+	Platforms  []lockDocPlatform `yaml:"platforms"`
+	ApprovedAt lockScalar        `yaml:"approvedAt"`
+}
+
+type lockDocPlatform struct {
+	Platform lockScalar `yaml:"platform"`
+	Digest   lockScalar `yaml:"digest"`
+}
+
+// lockScalar is a string value and the line it is on; line 0 means absent
+// (or null).
+type lockScalar struct {
+	value string
+	line  int
+}
+
+// UnmarshalYAML accepts a string, or a timestamp kept as written.
+func (s *lockScalar) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode || (n.ShortTag() != "!!str" && n.ShortTag() != "!!timestamp") {
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: want a string, got %s", n.Line, lockNodeWord(n))}}
+	}
+	*s = lockScalar{value: n.Value, line: n.Line}
+	return nil
+}
 
 // ParseLock parses a lock file strictly: one YAML document, apiVersion and
 // kind as above, every field known, every reference a tag without digest,
@@ -29,234 +63,114 @@ func ParseLock(file string, data []byte) (Lock, error) {
 	if len(data) > maxLockSize {
 		return Lock{}, &LockFileError{File: file, Msg: fmt.Sprintf("larger than %d bytes", maxLockSize)}
 	}
-	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	var doc lockDoc
 	if err := dec.Decode(&doc); errors.Is(err, io.EOF) {
 		return Lock{}, &LockFileError{File: file, Msg: "empty file: want apiVersion, kind and images"}
 	} else if err != nil {
-		return Lock{}, yamlError(file, data, err)
+		return Lock{}, lockYAMLError(file, err)
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
 		return Lock{}, &LockFileError{File: file, Line: extra.Line, Msg: "more than one YAML document"}
 	} else if !errors.Is(err, io.EOF) {
-		return Lock{}, yamlError(file, data, err)
+		return Lock{}, lockYAMLError(file, err)
 	}
-	p := lockParser{file: file}
-	return p.document(&doc)
+	return lockChecker{file: file}.document(doc)
 }
 
-// yamlError turns a YAML syntax error into a *LockFileError. The YAML
-// library reports the line where the enclosing block starts (the `images:`
-// list, say), not the line at fault; the line is refined by finding the
-// first prefix of the file, at or after that line, that no longer parses.
-func yamlError(file string, data []byte, err error) error {
-	m := yamlLine.FindStringSubmatch(err.Error())
-	if m == nil {
-		return &LockFileError{File: file, Msg: "invalid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
-	}
-	line, convErr := strconv.Atoi(m[1])
-	if convErr != nil {
-		return &LockFileError{File: file, Msg: "invalid YAML: " + m[2]}
-	}
-	return &LockFileError{File: file, Line: faultyLine(data, line), Msg: "invalid YAML: " + m[2]}
+// lockChecker checks what the decoder cannot: required fields, fixed values,
+// references, digests, times and duplicates.
+type lockChecker struct{ file string }
+
+func (c lockChecker) fail(line int, format string, args ...any) error {
+	return &LockFileError{File: c.file, Line: line, Msg: fmt.Sprintf(format, args...)}
 }
 
-// faultyLine binary-searches the smallest n >= from such that the first n
-// lines of data fail to parse. It returns from when none is found.
-func faultyLine(data []byte, from int) int {
-	lines := bytes.SplitAfter(data, []byte("\n"))
-	parses := func(n int) bool {
-		var node yaml.Node
-		dec := yaml.NewDecoder(bytes.NewReader(bytes.Join(lines[:n], nil)))
-		for {
-			if err := dec.Decode(&node); err != nil {
-				return errors.Is(err, io.EOF)
-			}
+// firstLine is the smallest line among the given scalars, the best
+// available place of the mapping that holds them.
+func lockFirstLine(scalars ...lockScalar) int {
+	line := 0
+	for _, s := range scalars {
+		if s.line > 0 && (line == 0 || s.line < line) {
+			line = s.line
 		}
 	}
-	lo, hi := from, len(lines)
-	if lo < 1 || lo > hi || parses(hi) {
-		return from
-	}
-	for lo < hi {
-		mid := (lo + hi) / 2
-		if parses(mid) {
-			lo = mid + 1
-		} else {
-			hi = mid
-		}
-	}
-	return lo
+	return line
 }
 
-type lockParser struct{ file string }
-
-func (p lockParser) fail(n *yaml.Node, format string, args ...any) error {
-	return &LockFileError{File: p.file, Line: n.Line, Msg: fmt.Sprintf(format, args...)}
-}
-
-// fields checks that n is a mapping whose keys are all known and unique, and
-// returns the value node of each key.
-func (p lockParser) fields(n *yaml.Node, what string, known ...string) (map[string]*yaml.Node, error) {
-	if n.Kind != yaml.MappingNode {
-		return nil, p.fail(n, "%s must be a mapping", what)
-	}
-	out := map[string]*yaml.Node{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		if k.Kind != yaml.ScalarNode {
-			return nil, p.fail(k, "%s: keys must be strings", what)
+func (c lockChecker) document(doc lockDoc) (Lock, error) {
+	at := lockFirstLine(doc.APIVersion, doc.Kind)
+	for _, f := range []struct {
+		key  string
+		got  lockScalar
+		want string
+	}{{"apiVersion", doc.APIVersion, LockAPIVersion}, {"kind", doc.Kind, LockKind}} {
+		if f.got.line == 0 {
+			return Lock{}, c.fail(at, "ImageLock: missing field %q", f.key)
 		}
-		if !contains(known, k.Value) {
-			return nil, p.fail(k, "%s: unknown field %q (known: %s)", what, k.Value, strings.Join(known, ", "))
-		}
-		if _, dup := out[k.Value]; dup {
-			return nil, p.fail(k, "%s: field %q given twice", what, k.Value)
-		}
-		out[k.Value] = v
-	}
-	return out, nil
-}
-
-func (p lockParser) str(parent *yaml.Node, f map[string]*yaml.Node, key, what string, required bool) (string, *yaml.Node, error) {
-	v, ok := f[key]
-	if !ok {
-		if required {
-			return "", parent, p.fail(parent, "%s: missing field %q", what, key)
-		}
-		return "", parent, nil
-	}
-	if v.Kind != yaml.ScalarNode || (v.Tag != "!!str" && v.Tag != "!!timestamp") {
-		return "", v, p.fail(v, "%s: %q must be a string", what, key)
-	}
-	return v.Value, v, nil
-}
-
-func (p lockParser) document(doc *yaml.Node) (Lock, error) {
-	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 {
-		return Lock{}, p.fail(doc, "empty document")
-	}
-	root := doc.Content[0]
-	f, err := p.fields(root, "ImageLock", "apiVersion", "kind", "images")
-	if err != nil {
-		return Lock{}, err
-	}
-	for _, kv := range [][2]string{{"apiVersion", LockAPIVersion}, {"kind", LockKind}} {
-		key, want := kv[0], kv[1]
-		got, n, err := p.str(root, f, key, "ImageLock", true)
-		if err != nil {
-			return Lock{}, err
-		}
-		if got != want {
-			return Lock{}, p.fail(n, "%s must be %q, got %q", key, want, got)
+		if f.got.value != f.want {
+			return Lock{}, c.fail(f.got.line, "%s must be %q, got %q", f.key, f.want, f.got.value)
 		}
 	}
 	var lock Lock
-	images, ok := f["images"]
-	if !ok {
-		return lock, nil
-	}
-	if images.Kind == yaml.ScalarNode && images.Tag == "!!null" {
-		return lock, nil
-	}
-	if images.Kind != yaml.SequenceNode {
-		return Lock{}, p.fail(images, "images must be a list")
-	}
 	seen := map[Reference]int{}
-	for _, n := range images.Content {
-		e, err := p.entry(n)
+	for _, de := range doc.Images {
+		e, err := c.entry(de)
 		if err != nil {
 			return Lock{}, err
 		}
 		if line, dup := seen[e.Ref]; dup {
-			return Lock{}, p.fail(n, "%s is already locked at line %d", e.Ref, line)
+			return Lock{}, c.fail(de.Image.line, "%s is already locked at line %d", e.Ref, line)
 		}
-		seen[e.Ref] = n.Line
+		seen[e.Ref] = de.Image.line
 		lock.Entries = append(lock.Entries, e)
 	}
 	lock.Entries = sortedEntries(lock.Entries)
 	return lock, nil
 }
 
-func (p lockParser) entry(n *yaml.Node) (LockEntry, error) {
-	const what = "image entry"
-	f, err := p.fields(n, what, "image", "digest", "mediaType", "platforms", "approvedAt")
-	if err != nil {
-		return LockEntry{}, err
+func (c lockChecker) entry(de lockDocEntry) (LockEntry, error) {
+	at := lockFirstLine(de.Image, de.Digest, de.MediaType, de.ApprovedAt)
+	for _, f := range []struct {
+		key string
+		got lockScalar
+	}{{"image", de.Image}, {"digest", de.Digest}, {"approvedAt", de.ApprovedAt}} {
+		if f.got.line == 0 {
+			return LockEntry{}, c.fail(at, "image entry: missing field %q", f.key)
+		}
 	}
 	var e LockEntry
-	image, in, err := p.str(n, f, "image", what, true)
-	if err != nil {
-		return LockEntry{}, err
-	}
-	if e.Ref, err = ParseReference(image); err != nil {
-		return LockEntry{}, p.fail(in, "image: %v", err)
+	var err error
+	if e.Ref, err = ParseReference(de.Image.value); err != nil {
+		return LockEntry{}, c.fail(de.Image.line, "image: %v", err)
 	}
 	if e.Ref.Pinned() {
-		return LockEntry{}, p.fail(in, "image %q must be a tag without digest (the digest goes in digest:)", image)
+		return LockEntry{}, c.fail(de.Image.line, "image %q must be a tag without digest (the digest goes in digest:)", de.Image.value)
 	}
-	var dn *yaml.Node
-	if e.Digest, dn, err = p.str(n, f, "digest", what, true); err != nil {
-		return LockEntry{}, err
-	}
+	e.Digest = de.Digest.value
 	if err := ValidateDigest(e.Digest); err != nil {
-		return LockEntry{}, p.fail(dn, "%s: digest: %v", e.Ref, err)
+		return LockEntry{}, c.fail(de.Digest.line, "%s: digest: %v", e.Ref, err)
 	}
-	if e.MediaType, _, err = p.str(n, f, "mediaType", what, false); err != nil {
-		return LockEntry{}, err
-	}
-	at, an, err := p.str(n, f, "approvedAt", what, true)
-	if err != nil {
-		return LockEntry{}, err
-	}
-	if e.ApprovedAt, err = time.Parse(time.RFC3339, at); err != nil {
-		return LockEntry{}, p.fail(an, "%s: approvedAt must be an RFC 3339 time: %v", e.Ref, err)
+	e.MediaType = de.MediaType.value
+	if e.ApprovedAt, err = time.Parse(time.RFC3339, de.ApprovedAt.value); err != nil {
+		return LockEntry{}, c.fail(de.ApprovedAt.line, "%s: approvedAt must be an RFC 3339 time: %v", e.Ref, err)
 	}
 	e.ApprovedAt = e.ApprovedAt.UTC()
-	if e.Platforms, err = p.platforms(f["platforms"], e.Ref); err != nil {
-		return LockEntry{}, err
-	}
-	return e, nil
-}
-
-func (p lockParser) platforms(n *yaml.Node, ref Reference) ([]PlatformDigest, error) {
-	if n == nil || (n.Kind == yaml.ScalarNode && n.Tag == "!!null") {
-		return nil, nil
-	}
-	if n.Kind != yaml.SequenceNode {
-		return nil, p.fail(n, "%s: platforms must be a list", ref)
-	}
-	var out []PlatformDigest
-	for _, c := range n.Content {
-		f, err := p.fields(c, "platform entry", "platform", "digest")
-		if err != nil {
-			return nil, err
-		}
-		var pd PlatformDigest
-		var pn, dn *yaml.Node
-		if pd.Platform, pn, err = p.str(c, f, "platform", "platform entry", false); err != nil {
-			return nil, err
-		}
+	for _, dp := range de.Platforms {
+		pd := PlatformDigest{Platform: dp.Platform.value, Digest: dp.Digest.value}
 		if pd.Platform != "" && !platformForm.MatchString(pd.Platform) {
-			return nil, p.fail(pn, "%s: platform %q is not os/arch[/variant]", ref, pd.Platform)
+			return LockEntry{}, c.fail(dp.Platform.line, "%s: platform %q is not os/arch[/variant]", e.Ref, pd.Platform)
 		}
-		if pd.Digest, dn, err = p.str(c, f, "digest", "platform entry", true); err != nil {
-			return nil, err
+		if dp.Digest.line == 0 {
+			return LockEntry{}, c.fail(lockFirstLine(dp.Platform), "%s: platform entry: missing field \"digest\"", e.Ref)
 		}
 		if err := ValidateDigest(pd.Digest); err != nil {
-			return nil, p.fail(dn, "%s: platform %s: %v", ref, pd.Platform, err)
+			return LockEntry{}, c.fail(dp.Digest.line, "%s: platform %s: %v", e.Ref, pd.Platform, err)
 		}
-		out = append(out, pd)
+		e.Platforms = append(e.Platforms, pd)
 	}
-	return sortedPlatforms(out), nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
+	e.Platforms = sortedPlatforms(e.Platforms)
+	return e, nil
 }

@@ -3,11 +3,10 @@ package images
 import (
 	"errors"
 	"fmt"
-	"net"
-	"regexp"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/opencontainers/go-digest"
 )
 
 // DockerHub is the canonical host of Docker Hub. References written with
@@ -17,16 +16,6 @@ const DockerHub = "index.docker.io"
 // DefaultTag is the tag a reference gets when it names neither a tag nor a
 // digest, as the kubelet does.
 const DefaultTag = "latest"
-
-var (
-	// pathComponent is one component of a repository path (distribution's grammar).
-	pathComponent = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$`)
-	hostComponent = regexp.MustCompile(`^(?:[a-z0-9]|[a-z0-9][a-z0-9-]*[a-z0-9])$`)
-	ipv6Host      = regexp.MustCompile(`^\[[a-f0-9:.]+\]$`)
-	portPattern   = regexp.MustCompile(`^[0-9]{1,5}$`)
-	tagPattern    = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
-	digestPattern = regexp.MustCompile(`^sha256:[a-f0-9]{64}$`)
-)
 
 // ErrInvalidDigest is wrapped by every error about a malformed digest.
 var ErrInvalidDigest = errors.New("invalid digest: want sha256: followed by 64 lowercase hex characters")
@@ -46,34 +35,37 @@ type Reference struct {
 }
 
 // ParseReference parses an image reference as written in a manifest
-// (`nginx`, `docker.io/library/nginx:1.21`, `host:5000/team/app:v1@sha256:…`).
+// (`nginx`, `docker.io/library/nginx:1.21`, `host:5000/team/app:v1@sha256:…`)
+// with go-containerregistry's name package, the grammar the resolver uses.
 // Unlike name.ParseReference it keeps the tag of `repo:tag@digest`. The digest
 // must be sha256 with 64 lowercase hex characters.
 func ParseReference(s string) (Reference, error) {
 	if s == "" {
 		return Reference{}, errors.New("image reference is empty")
 	}
-	var ref Reference
-	rest := s
-	if i := strings.LastIndexByte(rest, '@'); i >= 0 {
-		ref.Digest = rest[i+1:]
-		rest = rest[:i]
-		if err := ValidateDigest(ref.Digest); err != nil {
+	base, dgst, pinned := strings.Cut(s, "@")
+	if pinned {
+		if err := ValidateDigest(dgst); err != nil {
 			return Reference{}, fmt.Errorf("%q: %w", s, err)
 		}
 	}
-	if colon, slash := strings.LastIndexByte(rest, ':'), strings.LastIndexByte(rest, '/'); colon > slash {
-		ref.Tag = rest[colon+1:]
-		rest = rest[:colon]
-		if !tagPattern.MatchString(ref.Tag) {
-			return Reference{}, fmt.Errorf("%q: invalid tag %q", s, ref.Tag)
-		}
-	}
-	registry, repository, err := splitName(rest)
+	// No default tag here: a digest-only reference has none.
+	tag, err := name.NewTag(base, name.WithDefaultTag(""))
 	if err != nil {
 		return Reference{}, fmt.Errorf("%q: %w", s, err)
 	}
-	ref.Registry, ref.Repository = registry, repository
+	if reg := tag.RegistryStr(); reg != strings.ToLower(reg) {
+		// Host names are case-insensitive; lowered, "Docker.io" is Docker Hub too.
+		if tag, err = name.NewTag(strings.ToLower(reg)+strings.TrimPrefix(base, reg), name.WithDefaultTag("")); err != nil {
+			return Reference{}, fmt.Errorf("%q: %w", s, err)
+		}
+	}
+	ref := Reference{Registry: tag.RegistryStr(), Repository: tag.RepositoryStr(), Tag: tag.TagStr(), Digest: dgst}
+	if len(ref.Repository) > 255 {
+		// Docker Hub's implicit "library/" can take a name over the limit, and the canonical
+		// form must parse back.
+		return Reference{}, fmt.Errorf("%q: repository %q is longer than 255 characters", s, ref.Repository)
+	}
 	if ref.Tag == "" && ref.Digest == "" {
 		ref.Tag = DefaultTag
 	}
@@ -83,67 +75,9 @@ func ParseReference(s string) (Reference, error) {
 // ValidateDigest returns an error wrapping ErrInvalidDigest unless d is
 // "sha256:" followed by 64 lowercase hex characters.
 func ValidateDigest(d string) error {
-	if !digestPattern.MatchString(d) {
+	parsed, err := digest.Parse(d)
+	if err != nil || parsed.Algorithm() != digest.SHA256 {
 		return fmt.Errorf("%q: %w", d, ErrInvalidDigest)
-	}
-	return nil
-}
-
-// splitName splits "host/path" into a normalised registry and repository.
-func splitName(s string) (string, string, error) {
-	if s == "" {
-		return "", "", errors.New("repository name is empty")
-	}
-	registry, path := DockerHub, s
-	// The first component is a registry host when it has a dot or a port, or
-	// is localhost. (Docker also takes an upper-case first component for a
-	// host; here it is an invalid repository, as a lower-cased host would
-	// no longer read as one.)
-	if first, after, ok := strings.Cut(s, "/"); ok && (strings.ContainsAny(first, ".:") || first == "localhost") {
-		registry, path = strings.ToLower(first), after
-		if err := checkHost(registry); err != nil {
-			return "", "", err
-		}
-		if registry == "docker.io" {
-			registry = DockerHub
-		}
-	}
-	for _, c := range strings.Split(path, "/") {
-		if !pathComponent.MatchString(c) {
-			return "", "", fmt.Errorf("invalid repository path component %q", c)
-		}
-	}
-	if registry == DockerHub && !strings.Contains(path, "/") {
-		path = "library/" + path
-	}
-	if len(path) > 255 {
-		return "", "", fmt.Errorf("repository %q is longer than 255 characters", path)
-	}
-	return registry, path, nil
-}
-
-func checkHost(h string) error {
-	host, port := h, ""
-	if i := strings.LastIndexByte(h, ':'); i >= 0 && !strings.HasSuffix(h, "]") {
-		host, port = h[:i], h[i+1:]
-		if !portPattern.MatchString(port) {
-			return fmt.Errorf("invalid registry port in %q", h)
-		}
-	}
-	if ipv6Host.MatchString(host) {
-		if ip := net.ParseIP(host[1 : len(host)-1]); ip == nil || ip.To4() != nil {
-			return fmt.Errorf("invalid registry IPv6 address %q", h)
-		}
-	} else {
-		for _, c := range strings.Split(host, ".") {
-			if !hostComponent.MatchString(c) {
-				return fmt.Errorf("invalid registry host %q", h)
-			}
-		}
-	}
-	// go-containerregistry must accept it too, or it cannot be resolved.
-	if _, err := name.NewRegistry(h); err != nil {
-		return fmt.Errorf("invalid registry host %q: %w", h, err)
 	}
 	return nil
 }

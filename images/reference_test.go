@@ -40,14 +40,18 @@ func TestParseReference(t *testing.T) {
 		{name: "short digest", in: "nginx@sha256:abc", wantErr: "invalid digest"},
 		{name: "upper-case digest", in: "nginx@sha256:" + strings.Repeat("AB", 32), wantErr: "invalid digest"},
 		{name: "sha512 digest", in: "nginx@sha512:" + strings.Repeat("ab", 64), wantErr: "invalid digest"},
-		{name: "upper-case repository", in: "registry.example/Team/app", wantErr: "invalid repository"},
-		{name: "empty path component", in: "registry.example/team//app", wantErr: "invalid repository"},
-		{name: "empty tag", in: "nginx:", wantErr: "invalid tag"},
-		{name: "tag too long", in: "nginx:" + strings.Repeat("a", 129), wantErr: "invalid tag"},
-		{name: "no name", in: ":1.0", wantErr: "empty"},
+		{name: "upper-case repository", in: "registry.example/Team/app", wantErr: "repository can only contain"},
+		// go-containerregistry's grammar, the one the resolver uses, leaves path components to the
+		// registry.
+		{name: "empty path component is the registry's to refuse", in: "registry.example/team//app",
+			want: Reference{Registry: "registry.example", Repository: "team//app", Tag: "latest"}},
+		{name: "empty tag", in: "nginx:", wantErr: "must specify a tag name"},
+		{name: "tag too long", in: "nginx:" + strings.Repeat("a", 129), wantErr: "tag must be between 1 and 128 characters"},
+		{name: "no name", in: ":1.0", wantErr: "a repository name must be specified"},
 		{name: "bad port", in: "host:port/app:1", wantErr: "port"},
-		{name: "space", in: "nginx :1", wantErr: "invalid repository"},
-		{name: "trailing separator", in: "team/app-:1", wantErr: "invalid repository"},
+		{name: "space", in: "nginx :1", wantErr: "repository can only contain"},
+		{name: "docker.io in capitals is Docker Hub", in: "Docker.IO/nginx:1",
+			want: Reference{Registry: DockerHub, Repository: "library/nginx", Tag: "1"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

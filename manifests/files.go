@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"sync"
 
 	"go.yaml.in/yaml/v3"
@@ -70,29 +68,12 @@ func (r *reader) read(ctx context.Context, real string) (*file, error) {
 }
 
 func (r *reader) readCapped(real, rel string) ([]byte, error) {
-	info, err := os.Lstat(real)
-	if err != nil {
+	if err := checkVCS(rel); err != nil {
 		return nil, &FileError{Path: rel, Err: err}
 	}
-	if !info.Mode().IsRegular() {
-		return nil, fileErr(rel, 0, "not a regular file")
-	}
-	if info.Size() > r.opts.MaxFileBytes {
-		return nil, fileErr(rel, 0, "file is %d bytes, over the limit of %d bytes per file: %w",
-			info.Size(), r.opts.MaxFileBytes, ErrLimitExceeded)
-	}
-	fh, err := os.Open(real)
+	data, err := readRegular(real, rel, readLimits{max: r.opts.MaxFileBytes, oneLink: true, per: " per file"})
 	if err != nil {
-		return nil, &FileError{Path: rel, Err: err}
-	}
-	defer fh.Close()
-	data, err := io.ReadAll(io.LimitReader(fh, r.opts.MaxFileBytes+1))
-	if err != nil {
-		return nil, &FileError{Path: rel, Err: err}
-	}
-	if int64(len(data)) > r.opts.MaxFileBytes {
-		return nil, fileErr(rel, 0, "file grew over the limit of %d bytes per file: %w",
-			r.opts.MaxFileBytes, ErrLimitExceeded)
+		return nil, err
 	}
 	if r.total+int64(len(data)) > r.opts.MaxTotalBytes {
 		return nil, fileErr(rel, 0, "reading this file takes the render over the limit of %d bytes read in total: %w",

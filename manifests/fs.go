@@ -37,6 +37,14 @@ func (f *rootFS) check(path string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", abs, err)
 	}
+	// kustomize gets the error for every way in: a resource, a generator's file, a patch.
+	err = checkVCS(f.t.rel(abs))
+	if err == nil {
+		err = checkVCS(f.t.rel(real))
+	}
+	if err != nil {
+		return "", &FileError{Path: f.t.rel(abs), Err: err}
+	}
 	return real, nil
 }
 

@@ -37,6 +37,9 @@ func FuzzParsePolicySet(f *testing.F) {
 			if !strings.HasPrefix(err.Error(), "fuzz.yaml") {
 				t.Fatalf("error does not name the file: %v", err)
 			}
+			if strings.Contains(err.Error(), "policy.") {
+				t.Fatalf("error quotes the decoder's Go types: %v", err)
+			}
 			return
 		}
 		for _, p := range ps.Policies {

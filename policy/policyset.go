@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"path"
-	"regexp"
-	"strconv"
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
@@ -101,17 +99,18 @@ type Validation struct {
 
 // ParsePolicySet decodes a policy file. filename is used in error messages
 // only; the caller reads the file. Every problem the file can have without
-// compiling CEL is an error here, as "file:line:column: field: message":
-// YAML syntax, a wrong apiVersion or kind, an unknown field, a value of the
-// wrong type, a bad severity, an unknown built-in id, a bad namespace glob,
-// a bad allowedRegistries entry, duplicate policy names. CEL compile errors
-// come from NewEngine.
+// compiling CEL is an error here, as "file:line: message": YAML syntax, a
+// wrong apiVersion or kind, an unknown field, a key given twice, excessive
+// aliasing, a value of the wrong type, a bad severity, an unknown built-in
+// id, a bad namespace glob, a bad allowedRegistries entry, duplicate policy
+// names. CEL compile errors come from NewEngine.
 func ParsePolicySet(data []byte, filename string) (*PolicySet, error) {
 	if filename == "" {
 		filename = "<policy>"
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var doc yaml.Node
+	dec.KnownFields(true)
+	var doc policySetDoc
 	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
 			return nil, &fileError{file: filename, msg: "empty policy file"}
@@ -126,23 +125,11 @@ func ParsePolicySet(data []byte, filename string) (*PolicySet, error) {
 		return nil, &fileError{file: filename, line: extra.Line,
 			msg: "more than one YAML document; a policy file holds one PolicySet"}
 	}
-	w := &walker{file: filename}
 	ps := &PolicySet{File: filename}
-	if err := w.policySet(doc.Content[0], ps); err != nil {
+	if err := (fileChecker{file: filename}).policySet(&doc, ps); err != nil {
 		return nil, err
 	}
 	return ps, nil
-}
-
-var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
-// yamlError puts a yaml.v3 syntax error into the file:line form.
-func yamlError(file string, err error) error {
-	if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		return &fileError{file: file, line: line, msg: m[2]}
-	}
-	return &fileError{file: file, msg: err.Error()}
 }
 
 // checkPolicyName rejects what would make violations ambiguous.

@@ -1,213 +1,222 @@
 package policy
 
-import yaml "go.yaml.in/yaml/v3"
+import (
+	"fmt"
+	"math"
+	"sort"
+)
 
-// The PolicySet schema, walked node by node (see policyset_yaml.go for the
-// walker): each method decodes one part of the file and checks what can be
-// checked without compiling CEL.
+// The checks of a decoded policy file that yaml.v3 cannot make: fixed
+// values, severities, built-in ids, globs, registry prefixes, names. Each
+// error points at the line of the value and names its field.
 
-func (w *walker) policySet(root *yaml.Node, ps *PolicySet) error {
-	var apiVersion, kind string
-	err := w.fields(root, "", map[string]func(*yaml.Node, string) error{
-		"apiVersion": func(n *yaml.Node, f string) (err error) { apiVersion, err = w.str(n, f); return err },
-		"kind":       func(n *yaml.Node, f string) (err error) { kind, err = w.str(n, f); return err },
-		"metadata":   func(n *yaml.Node, f string) error { return w.metadata(n, f, ps) },
-		"spec":       func(n *yaml.Node, f string) error { return w.spec(n, f, ps) },
-	})
-	if err != nil {
+// fileChecker turns a decoded file into a PolicySet.
+type fileChecker struct{ file string }
+
+func (c fileChecker) at(line int, field, format string, args ...any) error {
+	msg := fmt.Sprintf(format, args...)
+	if field != "" {
+		msg = field + ": " + msg
+	}
+	return &fileError{file: c.file, line: line, msg: msg}
+}
+
+func (c fileChecker) policySet(doc *policySetDoc, ps *PolicySet) error {
+	if doc.APIVersion.value != APIVersion || doc.Kind.value != Kind {
+		line := doc.APIVersion.line
+		if line == 0 || (doc.Kind.line > 0 && doc.Kind.line < line) {
+			line = doc.Kind.line
+		}
+		return c.at(line, "", "want apiVersion %s and kind %s, got %q and %q", APIVersion, Kind, doc.APIVersion.value, doc.Kind.value)
+	}
+	ps.Name = doc.Metadata.Name.value
+	if err := c.params(doc.Spec.Params, ps); err != nil {
 		return err
 	}
-	if apiVersion != APIVersion || kind != Kind {
-		return w.at(root, "", "want apiVersion %s and kind %s, got %q and %q", APIVersion, Kind, apiVersion, kind)
+	if err := c.builtins(doc.Spec.Builtins, ps); err != nil {
+		return err
+	}
+	seen := map[string]int{}
+	for i, pd := range doc.Spec.Policies {
+		field := fmt.Sprintf("spec.policies[%d]", i)
+		p, err := c.policy(pd, field)
+		if err != nil {
+			return err
+		}
+		if line, dup := seen[p.Name]; dup {
+			return c.at(pd.Name.line, field+".name", "policy %q is already defined at line %d", p.Name, line)
+		}
+		seen[p.Name] = p.Line
+		ps.Policies = append(ps.Policies, p)
 	}
 	return nil
 }
 
-func (w *walker) metadata(n *yaml.Node, field string, ps *PolicySet) error {
-	labels := func(n *yaml.Node, f string) error {
-		return w.pairs(n, f, func(_, v *yaml.Node, key string) error {
-			_, err := w.str(v, join(f, key))
-			return err
-		})
+func (c fileChecker) params(pd paramsDoc, ps *PolicySet) error {
+	if pd.values == nil {
+		return nil
 	}
-	return w.fields(n, field, map[string]func(*yaml.Node, string) error{
-		"name":        func(n *yaml.Node, f string) (err error) { ps.Name, err = w.str(n, f); return err },
-		"labels":      labels,
-		"annotations": labels,
-	})
-}
-
-func (w *walker) spec(n *yaml.Node, field string, ps *PolicySet) error {
-	return w.fields(n, field, map[string]func(*yaml.Node, string) error{
-		"params":   func(n *yaml.Node, f string) error { return w.params(n, f, ps) },
-		"builtins": func(n *yaml.Node, f string) error { return w.builtins(n, f, ps) },
-		"policies": func(n *yaml.Node, f string) error {
-			seen := map[string]int{}
-			return w.items(n, f, func(_ int, v *yaml.Node, f string) error {
-				p, err := w.policy(v, f)
-				if err != nil {
-					return err
-				}
-				if line, dup := seen[p.Name]; dup {
-					return w.at(v, f+".name", "policy %q is already defined at line %d", p.Name, line)
-				}
-				seen[p.Name] = p.Line
-				ps.Policies = append(ps.Policies, p)
-				return nil
-			})
-		},
-	})
-}
-
-func (w *walker) params(n *yaml.Node, field string, ps *PolicySet) error {
-	v, err := w.value(n, field)
-	if err != nil || v == nil {
-		return err
+	v, err := jsonValue(pd.values)
+	if err != nil {
+		return c.at(pd.line, "spec.params", "%v", err)
 	}
-	m, ok := v.(map[string]any)
-	if !ok {
-		return w.at(n, field, "want a mapping")
-	}
-	ps.Params = m
-	// Check what built-ins read here, where lines are known.
-	return w.pairs(n, field, func(_, v *yaml.Node, key string) error {
-		if key != "allowedRegistries" {
-			return nil
+	ps.Params = v.(map[string]any)
+	for i, s := range pd.allowedRegistries {
+		if _, err := normaliseRegistryPrefix(s.value); err != nil {
+			return c.at(s.line, fmt.Sprintf("spec.params.allowedRegistries[%d]", i), "%v", err)
 		}
-		return w.items(v, join(field, key), func(_ int, item *yaml.Node, f string) error {
-			s, err := w.str(item, f)
+	}
+	return nil
+}
+
+// jsonValue converts what yaml.v3 decodes into the JSON-like values CEL and
+// the built-ins read: map[string]any, []any, string, int64, float64, bool
+// and nil.
+func jsonValue(v any) (any, error) {
+	switch v := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, e := range v {
+			c, err := jsonValue(e)
 			if err != nil {
-				return err
+				return nil, fmt.Errorf("%s: %w", k, err)
 			}
-			if _, err := normaliseRegistryPrefix(s); err != nil {
-				return w.at(item, f, "%v", err)
+			out[k] = c
+		}
+		return out, nil
+	case map[any]any:
+		return nil, fmt.Errorf("mapping keys must be strings")
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			c, err := jsonValue(e)
+			if err != nil {
+				return nil, fmt.Errorf("[%d]: %w", i, err)
 			}
-			return nil
-		})
-	})
+			out[i] = c
+		}
+		return out, nil
+	case int:
+		return int64(v), nil
+	case int64:
+		return v, nil
+	case uint64:
+		return nil, fmt.Errorf("integer %d does not fit in 64 bits", v)
+	case float64:
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil, fmt.Errorf("want a finite number, got %v", v)
+		}
+		return v, nil
+	case string, bool, nil:
+		return v, nil
+	default:
+		return nil, fmt.Errorf("unsupported value %T", v)
+	}
 }
 
-func (w *walker) builtins(n *yaml.Node, field string, ps *PolicySet) error {
-	return w.pairs(n, field, func(k, v *yaml.Node, key string) error {
-		id := RuleID(key)
+func (c fileChecker) builtins(in map[docString]builtinDoc, ps *PolicySet) error {
+	keys := make([]docString, 0, len(in))
+	for k := range in {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i].line < keys[j].line })
+	for _, k := range keys {
+		field := "spec.builtins." + k.value
+		id := RuleID(k.value)
 		if _, ok := builtinByID(id); !ok {
-			return w.at(k, join(field, key), "unknown built-in rule (known: %s)", builtinIDList())
+			return c.at(k.line, field, "unknown built-in rule (known: %s)", builtinIDList())
 		}
+		bd := in[k]
 		var cfg BuiltinConfig
-		err := w.fields(v, join(field, key), map[string]func(*yaml.Node, string) error{
-			"enabled": func(n *yaml.Node, f string) error {
-				b, err := w.boolean(n, f)
-				cfg.Enabled = &b
-				return err
-			},
-			"severity": func(n *yaml.Node, f string) (err error) { cfg.Severity, err = w.severity(n, f); return err },
-		})
+		if bd.Enabled.set {
+			cfg.Enabled = &bd.Enabled.value
+		}
+		var err error
+		if cfg.Severity, err = c.severity(bd.Severity, field+".severity"); err != nil {
+			return err
+		}
 		if ps.Builtins == nil {
 			ps.Builtins = map[RuleID]BuiltinConfig{}
 		}
 		ps.Builtins[id] = cfg
-		return err
-	})
+	}
+	return nil
 }
 
-func (w *walker) severity(n *yaml.Node, field string) (Severity, error) {
-	s, err := w.str(n, field)
-	if err != nil {
-		return "", err
+func (c fileChecker) severity(s docString, field string) (Severity, error) {
+	if s.line == 0 {
+		return "", nil
 	}
-	sev, err := ParseSeverity(s)
+	sev, err := ParseSeverity(s.value)
 	if err != nil {
-		return "", w.at(n, field, "%v", err)
+		return "", c.at(s.line, field, "%v", err)
 	}
 	return sev, nil
 }
 
-func (w *walker) policy(n *yaml.Node, field string) (Policy, error) {
-	p := Policy{Line: n.Line}
-	var nameNode *yaml.Node
-	err := w.fields(n, field, map[string]func(*yaml.Node, string) error{
-		"name":        func(n *yaml.Node, f string) (err error) { nameNode = n; p.Name, err = w.str(n, f); return err },
-		"severity":    func(n *yaml.Node, f string) (err error) { p.Severity, err = w.severity(n, f); return err },
-		"match":       func(n *yaml.Node, f string) (err error) { p.Match, err = w.match(n, f); return err },
-		"validations": func(n *yaml.Node, f string) (err error) { p.Validations, err = w.validations(n, f); return err },
-	})
-	if err != nil {
-		return p, err
+func (c fileChecker) policy(pd policyDoc, field string) (Policy, error) {
+	p := Policy{Name: pd.Name.value, Line: pd.Name.line}
+	if p.Line == 0 { // no name: the first line the policy has
+		all := []docString{pd.Severity}
+		all = append(all, pd.Match.Kinds...)
+		all = append(all, pd.Match.Namespaces...)
+		all = append(all, pd.Match.APIGroups...)
+		for _, v := range pd.Validations {
+			all = append(all, v.Expression, v.Message, v.MessageExpression)
+		}
+		p.Line = docFirstLine(all...)
 	}
 	if err := checkPolicyName(p.Name); err != nil {
-		if nameNode == nil {
-			nameNode = n
-		}
-		return p, w.at(nameNode, field+".name", "%v", err)
+		return p, c.at(p.Line, field+".name", "%v", err)
 	}
-	if len(p.Validations) == 0 {
-		return p, w.at(n, field+".validations", "a policy needs at least one validation")
+	var err error
+	if p.Severity, err = c.severity(pd.Severity, field+".severity"); err != nil {
+		return p, err
+	}
+	p.Match.Kinds = docStrings(pd.Match.Kinds)
+	p.Match.APIGroups = docStrings(pd.Match.APIGroups)
+	for i, ns := range pd.Match.Namespaces {
+		if err := checkGlob(ns.value); err != nil {
+			return p, c.at(ns.line, fmt.Sprintf("%s.match.namespaces[%d]", field, i), "%v", err)
+		}
+		p.Match.Namespaces = append(p.Match.Namespaces, ns.value)
+	}
+	if len(pd.Validations) == 0 {
+		return p, c.at(p.Line, field+".validations", "a policy needs at least one validation")
+	}
+	for i, vd := range pd.Validations {
+		if vd.Expression.value == "" {
+			return p, c.at(docFirstLine(vd.Message, vd.MessageExpression), fmt.Sprintf("%s.validations[%d].expression", field, i), "required")
+		}
+		p.Validations = append(p.Validations, Validation{
+			Expression:            vd.Expression.value,
+			Message:               vd.Message.value,
+			MessageExpression:     vd.MessageExpression.value,
+			ExpressionLine:        vd.Expression.exprLine(),
+			MessageExpressionLine: vd.MessageExpression.exprLine(),
+		})
 	}
 	return p, nil
 }
 
-func (w *walker) match(n *yaml.Node, field string) (Match, error) {
-	var m Match
-	err := w.fields(n, field, map[string]func(*yaml.Node, string) error{
-		"kinds":     func(n *yaml.Node, f string) (err error) { m.Kinds, err = w.strList(n, f); return err },
-		"apiGroups": func(n *yaml.Node, f string) (err error) { m.APIGroups, err = w.strList(n, f); return err },
-		"namespaces": func(n *yaml.Node, f string) error {
-			return w.items(n, f, func(_ int, v *yaml.Node, f string) error {
-				s, err := w.str(v, f)
-				if err != nil {
-					return err
-				}
-				if err := checkGlob(s); err != nil {
-					return w.at(v, f, "%v", err)
-				}
-				m.Namespaces = append(m.Namespaces, s)
-				return nil
-			})
-		},
-	})
-	return m, err
-}
-
-func (w *walker) validations(n *yaml.Node, field string) ([]Validation, error) {
-	var out []Validation
-	err := w.items(n, field, func(_ int, n *yaml.Node, field string) error {
-		var v Validation
-		err := w.fields(n, field, map[string]func(*yaml.Node, string) error{
-			"expression": func(n *yaml.Node, f string) (err error) {
-				v.Expression, v.ExpressionLine, err = w.expr(n, f)
-				return err
-			},
-			"messageExpression": func(n *yaml.Node, f string) (err error) {
-				v.MessageExpression, v.MessageExpressionLine, err = w.expr(n, f)
-				return err
-			},
-			"message": func(n *yaml.Node, f string) (err error) { v.Message, err = w.str(n, f); return err },
-		})
-		if err != nil {
-			return err
-		}
-		if v.Expression == "" {
-			return w.at(n, field+".expression", "required")
-		}
-		out = append(out, v)
+func docStrings(in []docString) []string {
+	if in == nil {
 		return nil
-	})
-	return out, err
+	}
+	out := make([]string, len(in))
+	for i, s := range in {
+		out[i] = s.value
+	}
+	return out
 }
 
-// expr reads a CEL expression and the file line of its first line: the
-// line after the indicator for block scalars (| and >).
-func (w *walker) expr(n *yaml.Node, field string) (string, int, error) {
-	n, err := w.resolve(n, field)
-	if err != nil {
-		return "", 0, err
+// firstLine is the smallest line among the given scalars that are present.
+func docFirstLine(scalars ...docString) int {
+	line := 0
+	for _, s := range scalars {
+		if s.line > 0 && (line == 0 || s.line < line) {
+			line = s.line
+		}
 	}
-	if n.Kind != yaml.ScalarNode || n.ShortTag() == "!!null" {
-		return "", 0, w.at(n, field, "want a CEL expression string, got %s", describe(n))
-	}
-	line := n.Line
-	if n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
-		line++
-	}
-	return n.Value, line, nil
+	return line
 }

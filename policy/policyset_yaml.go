@@ -1,259 +1,232 @@
 package policy
 
 import (
+	"errors"
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
 )
 
-// The policy file is decoded by walking yaml.v3's node tree rather than with
-// struct tags, so that every error carries the file's line and column, every
-// unknown field is an error at any depth, and aliases cannot expand without
-// bound.
+// The policy file is decoded by yaml.v3's strict decoder into the shapes
+// below: an unknown field at any depth (KnownFields), a key given twice and
+// excessive aliasing are its errors, with its line numbers. Scalars keep
+// their line, so that the checks that follow (severities, built-in ids,
+// globs, names) point into the file too.
 
-// maxNodeVisits bounds the work of walking one policy file, aliases
-// included: a file that needs more is rejected, not expanded.
-const maxNodeVisits = 1_000_000
-
-// fileError is an error at a place in the policy file.
-type fileError struct {
-	file      string
-	line, col int
-	msg       string
+type policySetDoc struct {
+	APIVersion docString   `yaml:"apiVersion"`
+	Kind       docString   `yaml:"kind"`
+	Metadata   metadataDoc `yaml:"metadata"`
+	Spec       specDoc     `yaml:"spec"`
 }
 
-func (e *fileError) Error() string {
-	switch {
-	case e.line > 0 && e.col > 0:
-		return fmt.Sprintf("%s:%d:%d: %s", e.file, e.line, e.col, e.msg)
-	case e.line > 0:
-		return fmt.Sprintf("%s:%d: %s", e.file, e.line, e.msg)
-	default:
-		return fmt.Sprintf("%s: %s", e.file, e.msg)
-	}
+type metadataDoc struct {
+	Name        docString            `yaml:"name"`
+	Labels      map[string]docString `yaml:"labels"`
+	Annotations map[string]docString `yaml:"annotations"`
 }
 
-// walker walks one policy file's nodes.
-type walker struct {
-	file   string
-	visits int
+type specDoc struct {
+	Params   paramsDoc                `yaml:"params"`
+	Builtins map[docString]builtinDoc `yaml:"builtins"`
+	Policies []policyDoc              `yaml:"policies"`
 }
 
-// at returns an error at n's position; field is the dotted path of the
-// value (spec.policies[0].severity).
-func (w *walker) at(n *yaml.Node, field, format string, args ...any) error {
-	msg := fmt.Sprintf(format, args...)
-	if field != "" {
-		msg = field + ": " + msg
-	}
-	e := &fileError{file: w.file, msg: msg}
-	if n != nil {
-		e.line, e.col = n.Line, n.Column
-	}
-	return e
+type builtinDoc struct {
+	Enabled  docBool   `yaml:"enabled"`
+	Severity docString `yaml:"severity"`
 }
 
-// resolve follows aliases and counts the visit against the budget.
-func (w *walker) resolve(n *yaml.Node, field string) (*yaml.Node, error) {
-	for depth := 0; n != nil && n.Kind == yaml.AliasNode; depth++ {
-		if depth > 100 {
-			return nil, w.at(n, field, "alias chain too deep")
-		}
-		n = n.Alias
-	}
-	w.visits++
-	if w.visits > maxNodeVisits {
-		return nil, w.at(n, field, "the file is too large to check (more than %d nodes once aliases are expanded)", maxNodeVisits)
-	}
-	return n, nil
+type policyDoc struct {
+	Name        docString       `yaml:"name"`
+	Severity    docString       `yaml:"severity"`
+	Match       matchDoc        `yaml:"match"`
+	Validations []validationDoc `yaml:"validations"`
 }
 
-func isNull(n *yaml.Node) bool {
-	return n == nil || n.Kind == 0 || (n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null")
+type matchDoc struct {
+	Kinds      []docString `yaml:"kinds"`
+	Namespaces []docString `yaml:"namespaces"`
+	APIGroups  []docString `yaml:"apiGroups"`
 }
 
-// fields walks a mapping, calling the handler named by each key. A key with
-// no handler is an unknown field. A null node is an empty mapping.
-func (w *walker) fields(n *yaml.Node, field string, handlers map[string]func(v *yaml.Node, field string) error) error {
-	return w.pairs(n, field, func(k, v *yaml.Node, key string) error {
-		child := join(field, key)
-		h, ok := handlers[key]
-		if !ok {
-			return w.at(k, child, "unknown field")
-		}
-		return h(v, child)
-	})
+type validationDoc struct {
+	Expression        docString `yaml:"expression"`
+	Message           docString `yaml:"message"`
+	MessageExpression docString `yaml:"messageExpression"`
 }
 
-// pairs walks a mapping with free-form keys.
-func (w *walker) pairs(n *yaml.Node, field string, each func(k, v *yaml.Node, key string) error) error {
-	n, err := w.resolve(n, field)
-	if err != nil || isNull(n) {
-		return err
+// docString is a string scalar and its line; line 0 means absent (or null).
+// Numbers and booleans are type errors, as in a strict Kubernetes decode.
+type docString struct {
+	value string
+	line  int
+	block bool // a literal (|) or folded (>) block scalar
+}
+
+// UnmarshalYAML accepts a string scalar; a timestamp stays as written.
+func (s *docString) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode || (n.ShortTag() != "!!str" && n.ShortTag() != "!!timestamp") {
+		return docTypeError(n, "a string")
 	}
-	if n.Kind != yaml.MappingNode {
-		return w.at(n, field, "want a mapping, got %s", describe(n))
-	}
-	seen := make(map[string]int, len(n.Content)/2)
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k := n.Content[i]
-		if k.ShortTag() == "!!merge" {
-			return w.at(k, field, "merge keys (<<) are not supported")
-		}
-		key, err := w.str(k, field)
-		if err != nil {
-			return err
-		}
-		if line, dup := seen[key]; dup {
-			return w.at(k, join(field, key), "duplicate key (first at line %d)", line)
-		}
-		seen[key] = k.Line
-		if err := each(k, n.Content[i+1], key); err != nil {
-			return err
-		}
-	}
+	*s = docString{value: n.Value, line: n.Line, block: n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0}
 	return nil
 }
 
-// items walks a sequence. A null node is an empty sequence.
-func (w *walker) items(n *yaml.Node, field string, each func(i int, v *yaml.Node, field string) error) error {
-	n, err := w.resolve(n, field)
-	if err != nil || isNull(n) {
-		return err
+// exprLine is the line holding the text of a CEL expression: the line after
+// the indicator of a block scalar.
+func (s docString) exprLine() int {
+	if s.block {
+		return s.line + 1
 	}
-	if n.Kind != yaml.SequenceNode {
-		return w.at(n, field, "want a list, got %s", describe(n))
-	}
-	for i, v := range n.Content {
-		if err := each(i, v, field+"["+strconv.Itoa(i)+"]"); err != nil {
-			return err
-		}
-	}
-	return nil
+	return s.line
 }
 
-// str reads a string scalar. Numbers and booleans are type errors, as in a
-// strict Kubernetes decode.
-func (w *walker) str(n *yaml.Node, field string) (string, error) {
-	n, err := w.resolve(n, field)
-	if err != nil {
-		return "", err
-	}
-	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!str" {
-		return "", w.at(n, field, "want a string, got %s", describe(n))
-	}
-	return n.Value, nil
+// docBool is a true/false scalar and its line.
+type docBool struct {
+	value, set bool
+	line       int
 }
 
-func (w *walker) strList(n *yaml.Node, field string) ([]string, error) {
-	var out []string
-	err := w.items(n, field, func(_ int, v *yaml.Node, f string) error {
-		s, err := w.str(v, f)
-		out = append(out, s)
-		return err
-	})
-	return out, err
-}
-
-func (w *walker) boolean(n *yaml.Node, field string) (bool, error) {
-	n, err := w.resolve(n, field)
-	if err != nil {
-		return false, err
-	}
+// UnmarshalYAML accepts only a YAML docBool.
+func (b *docBool) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" {
-		return false, w.at(n, field, "want true or false, got %s", describe(n))
+		return docTypeError(n, "true or false")
 	}
-	var b bool
-	if err := n.Decode(&b); err != nil {
-		return false, w.at(n, field, "%v", err)
-	}
-	return b, nil
-}
-
-// value converts a node to the JSON-like values CEL and the built-ins
-// read: map[string]any, []any, string, int64, float64, bool and nil.
-// Timestamps stay the strings they were written as.
-func (w *walker) value(n *yaml.Node, field string) (any, error) {
-	n, err := w.resolve(n, field)
+	v, err := strconv.ParseBool(strings.ToLower(n.Value))
 	if err != nil {
-		return nil, err
+		return docTypeError(n, "true or false")
 	}
-	switch n.Kind {
-	case 0:
-		return nil, nil
-	case yaml.MappingNode:
-		m := make(map[string]any, len(n.Content)/2)
-		err := w.pairs(n, field, func(_, v *yaml.Node, key string) error {
-			val, err := w.value(v, join(field, key))
-			m[key] = val
-			return err
-		})
-		return m, err
-	case yaml.SequenceNode:
-		l := make([]any, 0, len(n.Content))
-		err := w.items(n, field, func(_ int, v *yaml.Node, f string) error {
-			val, err := w.value(v, f)
-			l = append(l, val)
-			return err
-		})
-		return l, err
-	case yaml.ScalarNode:
-		return w.scalar(n, field)
-	default:
-		return nil, w.at(n, field, "unsupported YAML node")
+	*b = docBool{value: v, set: true, line: n.Line}
+	return nil
+}
+
+// paramsDoc is spec.params: free-form values for CEL, plus the
+// allowedRegistries list the built-ins read, with the lines of its entries.
+type paramsDoc struct {
+	values            map[string]any
+	allowedRegistries []docString
+	line              int
+}
+
+// UnmarshalYAML decodes params twice from the one node: as free-form values,
+// and as the one key the built-ins read (free-form, so not strict).
+func (p *paramsDoc) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.MappingNode {
+		return docTypeError(n, "a mapping")
+	}
+	p.line = n.Line
+	keepTimestamps(n)
+	if err := n.Decode(&p.values); err != nil {
+		return err
+	}
+	var known struct {
+		AllowedRegistries []docString `yaml:"allowedRegistries"`
+	}
+	if err := n.Decode(&known); err != nil {
+		return err
+	}
+	p.allowedRegistries = known.AllowedRegistries
+	return nil
+}
+
+// keepTimestamps marks the timestamps under n as strings, so that params
+// keep them as written. Aliases are not followed: their anchors are walked
+// where they stand.
+func keepTimestamps(n *yaml.Node) {
+	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!timestamp" {
+		n.Tag = "!!str"
+	}
+	for _, c := range n.Content {
+		keepTimestamps(c)
 	}
 }
 
-func (w *walker) scalar(n *yaml.Node, field string) (any, error) {
-	switch n.ShortTag() {
-	case "!!str", "!!timestamp":
-		return n.Value, nil
-	case "!!null":
-		return nil, nil
-	case "!!bool":
-		return w.boolean(n, field)
-	case "!!int":
-		var i int64
-		if err := n.Decode(&i); err != nil {
-			return nil, w.at(n, field, "integer %s does not fit in 64 bits", n.Value)
-		}
-		return i, nil
-	case "!!float":
-		var f float64
-		if err := n.Decode(&f); err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-			return nil, w.at(n, field, "want a finite number, got %s", n.Value)
-		}
-		return f, nil
-	default:
-		return nil, w.at(n, field, "unsupported YAML tag %s", n.ShortTag())
-	}
+func docTypeError(n *yaml.Node, want string) error {
+	return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: want %s, got %s", n.Line, want, docNodeWord(n))}}
 }
 
-func describe(n *yaml.Node) string {
+// docNodeWord describes a node for a type error, its value cut short.
+func docNodeWord(n *yaml.Node) string {
 	switch n.Kind {
 	case yaml.MappingNode:
 		return "a mapping"
 	case yaml.SequenceNode:
 		return "a list"
-	case yaml.ScalarNode:
-		switch n.ShortTag() {
-		case "!!null":
-			return "null"
-		case "!!str":
-			return fmt.Sprintf("string %q", n.Value)
-		}
-		return fmt.Sprintf("%s %s", strings.TrimPrefix(n.ShortTag(), "!!"), n.Value)
-	default:
-		return "an unsupported node"
 	}
+	v := n.Value
+	if len(v) > 16 {
+		v = v[:13] + "..."
+	}
+	return strings.TrimPrefix(n.ShortTag(), "!!") + " " + strconv.Quote(v)
 }
 
-func join(field, key string) string {
-	if field == "" {
-		return key
+// fileError is an error at a line of the policy file: "file:line: message",
+// the shape of every Plumbline file error.
+type fileError struct {
+	file string
+	line int
+	msg  string
+}
+
+func (e *fileError) Error() string {
+	if e.line > 0 {
+		return fmt.Sprintf("%s:%d: %s", e.file, e.line, e.msg)
 	}
-	return field + "." + key
+	return fmt.Sprintf("%s: %s", e.file, e.msg)
+}
+
+// yamlError turns an error of yaml.v3's decoder into a *fileError: the
+// first of a TypeError's "line N: ..." entries (they come in document
+// order), or the "yaml: line N: ..." of a syntax error, in the file's terms
+// rather than the Go types behind the decoder.
+func yamlError(file string, err error) error {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	var te *yaml.TypeError
+	if errors.As(err, &te) && len(te.Errors) > 0 {
+		msg = te.Errors[0]
+	}
+	line := 0
+	if rest, ok := strings.CutPrefix(msg, "line "); ok {
+		if n, after, ok := strings.Cut(rest, ": "); ok {
+			if l, err := strconv.Atoi(n); err == nil {
+				line, msg = l, after
+			}
+		}
+	}
+	if rest, ok := strings.CutPrefix(msg, "field "); ok {
+		if i := strings.LastIndex(rest, " not found in type "); i >= 0 {
+			msg = fmt.Sprintf("unknown field %q", rest[:i])
+		}
+	}
+	if rest, ok := strings.CutPrefix(msg, "cannot unmarshal "); ok {
+		if got, into, ok := strings.Cut(rest, " into "); ok {
+			msg = fmt.Sprintf("want %s, got %s", docGoTypeWord(into), docTagWord(got))
+		}
+	}
+	return &fileError{file: file, line: line, msg: msg}
+}
+
+func docGoTypeWord(t string) string {
+	switch {
+	case strings.HasPrefix(t, "[]"):
+		return "a list"
+	case strings.HasPrefix(t, "map["), strings.Contains(t, "."):
+		return "a mapping"
+	}
+	return "a " + t
+}
+
+// docTagWord describes "!!map", "!!seq" or "!!int `12`" as a reader would.
+func docTagWord(tagged string) string {
+	tag, value, _ := strings.Cut(tagged, " ")
+	switch tag {
+	case "!!map":
+		return "a mapping"
+	case "!!seq":
+		return "a list"
+	}
+	return strings.TrimSpace(strings.TrimPrefix(tag, "!!") + " " + strings.Trim(value, "`"))
 }

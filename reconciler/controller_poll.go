@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path"
 	"strings"
 
@@ -82,12 +81,12 @@ func (c *Controller) pollOnce(ctx context.Context, src *v1alpha1.Source, st *sou
 	if err != nil {
 		return failed(ReasonRenderFailed, fmt.Errorf("%s@%s: %w", res.URL, shortRevision(res.Commit), err))
 	}
-	engine, err := c.policyOf(res.Dir, src.Spec.Policy)
+	engine, err := c.policyOf(ctx, res.Dir, src.Spec.Policy)
 	if err != nil {
 		return failed(ReasonPolicyFailed, err)
 	}
-	lock, err := images.ReadLock(os.DirFS(res.Dir), dir)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+	lock, err := readLock(ctx, res.Dir, dir)
+	if err != nil {
 		return failed(ReasonRenderFailed, err)
 	}
 	revision := report.Source{Repo: res.URL, Ref: res.Ref, Revision: res.Commit, Path: dir}
@@ -99,13 +98,28 @@ func (c *Controller) pollOnce(ctx context.Context, src *v1alpha1.Source, st *sou
 	return nil
 }
 
-// policyOf compiles the Source's PolicySet file from the fetched tree, or the baseline.
-func (c *Controller) policyOf(root, file string) (*policy.Engine, error) {
+// readLock reads the lock file of folder dir through the guarded reader; a folder without one
+// has the empty lock.
+func readLock(ctx context.Context, root, dir string) (images.Lock, error) {
+	file := path.Join(dir, images.LockFileName)
+	data, err := manifests.ReadConfigFile(ctx, root, file)
+	if errors.Is(err, fs.ErrNotExist) {
+		return images.Lock{}, nil
+	}
+	if err != nil {
+		return images.Lock{}, err
+	}
+	return images.ParseLock(file, data)
+}
+
+// policyOf compiles the Source's PolicySet file from the fetched tree, through the guarded
+// reader, or the baseline.
+func (c *Controller) policyOf(ctx context.Context, root, file string) (*policy.Engine, error) {
 	if file == "" {
 		return policy.NewEngine(nil)
 	}
 	clean := path.Clean("/" + file)[1:]
-	data, err := fs.ReadFile(os.DirFS(root), clean)
+	data, err := manifests.ReadConfigFile(ctx, root, clean)
 	if err != nil {
 		return nil, fmt.Errorf("spec.policy %s: %w", clean, err)
 	}

@@ -56,7 +56,17 @@ func LockImages(ctx context.Context, objs []manifests.Object, old images.Lock, o
 	for i := range uses {
 		uses[i].kc = opts.Keychain
 	}
-	for k, o := range resolveAll(ctx, uses, opts, approvals) {
+	outcomes := resolveAll(ctx, uses, opts, approvals)
+	// Walk the uses, in the order of the rendered objects, not the map: the errors then come
+	// in the same order on every run.
+	done := map[resolveKey]bool{}
+	for _, u := range uses {
+		k := resolveKey{u.ref, u.creds}
+		if done[k] {
+			continue
+		}
+		done[k] = true
+		o := outcomes[k]
 		if o.Err != nil {
 			errs = append(errs, o.Err)
 			continue

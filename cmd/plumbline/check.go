@@ -52,7 +52,7 @@ func (f *checkCmdFlags) run(cmd *cobra.Command, g *globalFlags) error {
 	if err != nil {
 		return err
 	}
-	engine, err := f.checks.engine()
+	engine, err := f.checks.engine(cmd.Context())
 	if err != nil {
 		return err
 	}
@@ -70,7 +70,7 @@ func (f *checkCmdFlags) run(cmd *cobra.Command, g *globalFlags) error {
 			g.log.Warn("remove fetched tree", "err", err)
 		}
 	}()
-	imgs, err := f.checks.imageOptions(state)
+	imgs, err := f.checks.imageOptions(ctx, state)
 	if err != nil {
 		return err
 	}

@@ -1,16 +1,19 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/plumbline/plumbline/images"
+	"github.com/plumbline/plumbline/manifests"
 	"github.com/plumbline/plumbline/policy"
 	"github.com/plumbline/plumbline/reconciler"
 	"github.com/plumbline/plumbline/report"
@@ -63,12 +66,13 @@ func (f *checkFlags) failOnSeverity() (policy.Severity, error) {
 	return s, nil
 }
 
-// engine compiles the policy file, or the built-in baseline without one.
-func (f *checkFlags) engine() (*policy.Engine, error) {
+// engine compiles the policy file, or the built-in baseline without one. The file is read
+// through the guarded reader: a regular file, size-capped, never blocking.
+func (f *checkFlags) engine(ctx context.Context) (*policy.Engine, error) {
 	if f.policyFile == "" {
 		return policy.NewEngine(nil)
 	}
-	data, err := os.ReadFile(f.policyFile)
+	data, err := manifests.ReadLocalFile(ctx, f.policyFile)
 	if err != nil {
 		return nil, err
 	}
@@ -79,14 +83,28 @@ func (f *checkFlags) engine() (*policy.Engine, error) {
 	return policy.NewEngine(ps)
 }
 
+// readLock reads and parses the lock file of the folder dir of the repository at root, through
+// the guarded reader. A folder without one has the empty lock.
+func readLock(ctx context.Context, root, dir string) (images.Lock, error) {
+	file := path.Join(dir, images.LockFileName)
+	data, err := manifests.ReadConfigFile(ctx, root, file)
+	if errors.Is(err, fs.ErrNotExist) {
+		return images.Lock{}, nil
+	}
+	if err != nil {
+		return images.Lock{}, err
+	}
+	return images.ParseLock(file, data)
+}
+
 // imageOptions returns the image checks for a rendered source, reading its lock file; nil with
 // --skip-images.
-func (f *checkFlags) imageOptions(state *desiredState) (*reconciler.ImageOptions, error) {
+func (f *checkFlags) imageOptions(ctx context.Context, state *desiredState) (*reconciler.ImageOptions, error) {
 	if f.skipImages {
 		return nil, nil
 	}
-	lock, err := images.ReadLock(os.DirFS(state.root), state.dir)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+	lock, err := readLock(ctx, state.root, state.dir)
+	if err != nil {
 		return nil, err
 	}
 	opts := &reconciler.ImageOptions{Lock: lock, Keychain: images.DockerKeychain()}

@@ -2,20 +2,18 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes"
-	"sigs.k8s.io/yaml"
 
 	"github.com/plumbline/plumbline/diff"
 	"github.com/plumbline/plumbline/images"
+	"github.com/plumbline/plumbline/manifests"
 	"github.com/plumbline/plumbline/reconciler"
 	"github.com/plumbline/plumbline/report"
 )
@@ -76,11 +74,11 @@ func (f *diffFlags) run(cmd *cobra.Command, g *globalFlags) error {
 	}
 	opts := reconciler.DefaultDiffOptions()
 	opts.Diff.InteractiveManagers = f.interactive
-	if opts.Policy, err = f.checks.engine(); err != nil {
+	if opts.Policy, err = f.checks.engine(ctx); err != nil {
 		return err
 	}
 	if f.ignoreFile != "" {
-		rules, err := readIgnoreRules(f.ignoreFile)
+		rules, err := readIgnoreRules(ctx, f.ignoreFile)
 		if err != nil {
 			return err
 		}
@@ -110,7 +108,7 @@ func (f *diffFlags) run(cmd *cobra.Command, g *globalFlags) error {
 		}
 	}()
 	g.log.Debug("rendered", "objects", len(state.objects), "root", state.root, "path", state.dir)
-	if opts.Images, err = f.checks.imageOptions(state); err != nil {
+	if opts.Images, err = f.checks.imageOptions(ctx, state); err != nil {
 		return err
 	}
 	if opts.Images != nil && f.pullSecrets {
@@ -147,30 +145,12 @@ func writeReport(w io.Writer, format string, r *report.Report) error {
 	return report.WriteText(w, r)
 }
 
-// ignoreFile is the file format of --ignore-file.
-type ignoreFile struct {
-	APIVersion string            `json:"apiVersion"`
-	Kind       string            `json:"kind"`
-	Rules      []diff.IgnoreRule `json:"rules"`
-}
-
-func readIgnoreRules(path string) ([]diff.IgnoreRule, error) {
-	b, err := os.ReadFile(path)
+// readIgnoreRules reads --ignore-file through the guarded reader (a regular file, size-capped,
+// never blocking) and parses it.
+func readIgnoreRules(ctx context.Context, path string) ([]diff.IgnoreRule, error) {
+	b, err := manifests.ReadLocalFile(ctx, path)
 	if err != nil {
 		return nil, err
 	}
-	var f ignoreFile
-	if err := yaml.UnmarshalStrict(b, &f); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if f.APIVersion != "plumbline.dev/v1alpha1" || f.Kind != "IgnoreRules" {
-		return nil, fmt.Errorf("%s: want apiVersion plumbline.dev/v1alpha1, kind IgnoreRules; got %s, %s", path, f.APIVersion, f.Kind)
-	}
-	var errs []error
-	for i := range f.Rules {
-		if err := f.Rules[i].Validate(); err != nil {
-			errs = append(errs, fmt.Errorf("%s: rules[%d]: %w", path, i, err))
-		}
-	}
-	return f.Rules, errors.Join(errs...)
+	return diff.ParseIgnoreRules(b, path)
 }

@@ -132,7 +132,7 @@ rules:
 			if err := os.WriteFile(path, []byte(tt.file), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			got, err := readIgnoreRules(path)
+			got, err := readIgnoreRules(t.Context(), path)
 			if tt.wantErr != "" || strings.HasPrefix(tt.name, "not ") {
 				if err == nil {
 					t.Fatalf("no error, want one naming %s and saying %q", path, tt.wantErr)
@@ -150,7 +150,7 @@ rules:
 			}
 		})
 	}
-	if _, err := readIgnoreRules(filepath.Join(t.TempDir(), "absent.yaml")); !errors.Is(err, os.ErrNotExist) {
+	if _, err := readIgnoreRules(t.Context(), filepath.Join(t.TempDir(), "absent.yaml")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("absent file: %v, want an error that is fs.ErrNotExist", err)
 	}
 }

@@ -2,17 +2,16 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
+	"path"
 	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/plumbline/plumbline/images"
+	"github.com/plumbline/plumbline/manifests"
 	"github.com/plumbline/plumbline/reconciler"
 )
 
@@ -63,8 +62,8 @@ func (f *lockFlags) run(ctx context.Context, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	old, err := images.ReadLock(os.DirFS(state.root), state.dir)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+	old, err := readLock(ctx, state.root, state.dir)
+	if err != nil {
 		return err
 	}
 	resolver, err := images.NewResolver(images.WithUserAgent("plumbline/" + version))
@@ -80,10 +79,11 @@ func (f *lockFlags) run(ctx context.Context, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	file := filepath.Join(f.path, images.LockFileName)
-	if err := os.WriteFile(file, data, 0o644); err != nil {
+	// Through a temporary file and a rename inside the folder, never through a symlink.
+	if err := manifests.WriteConfigFile(ctx, state.root, path.Join(state.dir, images.LockFileName), data, 0o644); err != nil {
 		return err
 	}
+	file := filepath.Join(f.path, images.LockFileName)
 	fmt.Fprintf(out, "Wrote %s: %s approved.\n", file, plural(len(res.Lock.Entries), "image"))
 	for _, c := range res.Changes {
 		switch {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 
 	"github.com/spf13/cobra"
+	"k8s.io/klog/v2"
 
 	"github.com/plumbline/plumbline/report"
 )
@@ -63,6 +64,8 @@ changed it and when.`,
 				level = slog.LevelDebug
 			}
 			g.log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+			// client-go and kustomize log through klog: send it through the one logger.
+			klog.SetSlogLogger(g.log)
 		},
 	}
 	root.SetOut(stdout)

@@ -170,7 +170,7 @@ func (f *sourceFlags) auth(ctx context.Context, readSecret secretReader) (*gitso
 		if file == "" {
 			continue
 		}
-		b, err := os.ReadFile(file)
+		b, err := manifests.ReadLocalFile(ctx, file) // a regular file, size-capped, never blocking
 		if err != nil {
 			return nil, fmt.Errorf("read credentials: %w", err)
 		}
@@ -184,7 +184,7 @@ func (f *sourceFlags) auth(ctx context.Context, readSecret secretReader) (*gitso
 	}
 	if _, ok := data[gitsource.SecretKeyKnownHosts]; !ok && isSSH(f.repo) {
 		if home, err := os.UserHomeDir(); err == nil {
-			if b, err := os.ReadFile(filepath.Join(home, ".ssh", "known_hosts")); err == nil {
+			if b, err := manifests.ReadLocalFile(ctx, filepath.Join(home, ".ssh", "known_hosts")); err == nil {
 				data[gitsource.SecretKeyKnownHosts] = b
 			}
 		}

@@ -85,7 +85,7 @@ func TestCheckPolicyFile(t *testing.T) {
 	}
 
 	for _, tt := range []struct{ file, want string }{
-		{"policies/unknown-field.yaml", "unknown-field.yaml:7:5: spec.policies[0].severty: unknown field"},
+		{"policies/unknown-field.yaml", `unknown-field.yaml:7: unknown field "severty"`},
 		{"policies/bad-cel.yaml", `bad-cel.yaml:8: policy "broken": validations[0].expression "object.metadata.labels.exists(l, ": at 1:34: Syntax error`},
 	} {
 		r := check(t, "--path", checkFixture("hardened"), "--policy", checkFixture(tt.file))
