@@ -42,6 +42,8 @@ type Cluster struct {
 	dryRuns     *cache.LRUExpireCache
 	schemas     *cache.LRUExpireCache
 	schemaFetch singleflight.Group
+	// inventory, when set, is the store of inventories; nil is the ConfigMap store.
+	inventory InventoryStore
 }
 
 // NewCluster returns a Cluster for cfg. Discovery is cached in memory for the Cluster's life.

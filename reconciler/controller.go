@@ -75,6 +75,8 @@ type Controller struct {
 	opts    ControllerOptions
 	metrics *Metrics
 	watches *watchSet
+	// live reads live objects: the manager's cache once SetupWithManager ran, else the API.
+	live LiveObjects
 
 	mu      sync.Mutex
 	sources map[types.NamespacedName]*sourceState
@@ -143,6 +145,7 @@ func NewController(c client.Client, cfg *rest.Config, opts ControllerOptions) (*
 	if err != nil {
 		return nil, err
 	}
+	cluster.inventory = newMemoInventory(cluster.inventoryStore())
 	return &Controller{
 		client: c, reader: opts.APIReader, cluster: cluster, config: rest.CopyConfig(cfg), opts: opts,
 		metrics: NewMetrics(), watches: newWatchSet(),
@@ -268,6 +271,7 @@ func (c *Controller) SetupWithManager(mgr ctrl.Manager, workers int) error {
 	c.watches.events = make(chan event.GenericEvent, 1024)
 	c.watches.onEvent = c.onEvent
 	events := c.watches.events
+	c.live = CacheLive{Reader: mgr.GetCache()}
 	c.watches.mu.Unlock()
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.Source{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).

@@ -29,6 +29,15 @@ func (c *Controller) act(ctx context.Context, src *v1alpha1.Source, st *sourceSt
 		return 0, []Notification{{Event: EventSourceFailed, Detail: err.Error()}}, false
 	}
 	desired := c.desiredByRef(st, src.Namespace)
+	opts := ApplyOptions{SourceName: c.sourceLabelOf(src), DefaultNamespace: src.Namespace}
+	var appliedEntries []InventoryEntry
+	defer func() { // one inventory write for the whole pass, not one per object
+		if len(appliedEntries) > 0 {
+			if err := writer.recordApplied(ctx, opts.SourceName, appliedEntries); err != nil {
+				c.opts.Log.Error("record inventory", "source", source, "err", err)
+			}
+		}
+	}()
 	var wait time.Duration
 	var notes []Notification
 	applied := true
@@ -43,7 +52,10 @@ func (c *Controller) act(ctx context.Context, src *v1alpha1.Source, st *sourceSt
 		var err error
 		switch a.Kind {
 		case ActRevert:
-			err = c.revert(ctx, writer, src, desired[a.Object], a)
+			var e InventoryEntry
+			if e, err = c.revert(ctx, writer, desired[a.Object], a, opts); err == nil {
+				appliedEntries = append(appliedEntries, e)
+			}
 		case ActPrune:
 			err = writer.Delete(ctx, a.Object, "")
 		}
@@ -74,9 +86,9 @@ func (c *Controller) act(ctx context.Context, src *v1alpha1.Source, st *sourceSt
 // revert puts one object back to Git: fields a person added that Git does not declare are
 // taken out with an Update at the resourceVersion they were seen at, then the desired object is
 // server-side applied as plumbline, forcing conflicts, with the ownership labels.
-func (c *Controller) revert(ctx context.Context, writer *Cluster, src *v1alpha1.Source, desired *unstructured.Unstructured, a Action) error {
+func (c *Controller) revert(ctx context.Context, writer *Cluster, desired *unstructured.Unstructured, a Action, opts ApplyOptions) (InventoryEntry, error) {
 	if desired == nil {
-		return fmt.Errorf("%s: not in the desired state", a.Object)
+		return InventoryEntry{}, fmt.Errorf("%s: not in the desired state", a.Object)
 	}
 	var added []string
 	for _, f := range a.Findings {
@@ -100,10 +112,10 @@ func (c *Controller) revert(ctx context.Context, writer *Cluster, src *v1alpha1.
 			return writer.update(ctx, m, without)
 		})
 		if err != nil {
-			return err
+			return InventoryEntry{}, err
 		}
 	}
-	return writer.Apply(ctx, []*unstructured.Unstructured{desired}, ApplyOptions{SourceName: c.sourceLabelOf(src), DefaultNamespace: src.Namespace})
+	return writer.applyOne(ctx, desired, opts)
 }
 
 func (c *Controller) sourceLabelOf(src *v1alpha1.Source) string {
@@ -149,6 +161,7 @@ func (c *Controller) writer(src *v1alpha1.Source) (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("spec.serviceAccountName %s: %w", src.Spec.ServiceAccountName, err)
 	}
+	w.inventory = c.cluster.inventoryStore() // the inventory is the controller's to write, not the tenant's
 	c.writers[user] = w
 	return w, nil
 }

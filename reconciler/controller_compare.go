@@ -28,6 +28,7 @@ func (c *Controller) compare(ctx context.Context, src *v1alpha1.Source, st *sour
 		return nil, err
 	}
 	opts.Diff.Ignore = rules
+	opts.Live, opts.InventoryOnly = c.live, true
 	opts.Images = &ImageOptions{Resolver: c.opts.Images, Lock: st.lock, Keychain: images.DockerKeychain()}
 	return c.cluster.Diff(ctx, st.desired, opts)
 }

@@ -34,6 +34,10 @@ type DiffOptions struct {
 	// Policy evaluates rules on the live objects, and reports the violations that Git does not
 	// have (drift into a violation); nil skips them.
 	Policy *policy.Engine
+	// InventoryOnly takes pruned-from-git Extras from the source's inventory alone: a source
+	// without one has none, and the label is never searched for (a search of every resource of
+	// the cluster). The controller sets it: only its own applies write the label.
+	InventoryOnly bool
 	// Live reads the live objects of each declared kind and namespace, and the pods of managed
 	// workloads. Nil lists them from the API server.
 	Live LiveObjects

@@ -35,6 +35,8 @@ func (run *diffRun) extras(ctx context.Context, targets []*target, lists map[gro
 		case err == nil && inv.Exists():
 			byInventory = true
 			err = run.prunedByInventory(ctx, inv, declared, targets, lists, seen)
+		case run.opts.InventoryOnly:
+			byInventory = true
 		case err == nil, apierrors.IsForbidden(err):
 			err = run.prunedByLabel(ctx, declared, seen)
 		}

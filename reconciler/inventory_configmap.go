@@ -54,8 +54,13 @@ func NewConfigMapInventory(client dynamic.Interface, namespace string) *ConfigMa
 	return &ConfigMapInventory{client: client, namespace: namespace}
 }
 
-// inventoryStore is the store that Apply writes and Diff reads.
+// inventoryStore is the store that Apply writes and Diff reads: the Cluster's own when one was
+// set (the controller remembers inventories, and writes them as itself also when it applies as a
+// Source's service account), else the ConfigMaps of InventoryNamespace.
 func (c *Cluster) inventoryStore() InventoryStore {
+	if c.inventory != nil {
+		return c.inventory
+	}
 	return NewConfigMapInventory(c.dynamic, InventoryNamespace)
 }
 
