@@ -20,6 +20,7 @@ import (
 // object by the revert backoff. It returns the shortest wait of a paced act, the notifications,
 // and whether everything it tried was applied.
 func (c *Controller) act(ctx context.Context, src *v1alpha1.Source, st *sourceState, d decision, incidents map[string]*report.Incident, now time.Time) (time.Duration, []Notification, bool) {
+	st.actErr = ""
 	if len(d.Actions) == 0 {
 		return 0, nil, false
 	}
@@ -73,6 +74,7 @@ func (c *Controller) act(ctx context.Context, src *v1alpha1.Source, st *sourceSt
 			}
 			if err != nil {
 				notes = append(notes, Notification{Event: EventRevertFailed, Incidents: []*report.Incident{inc}, Detail: err.Error()})
+				st.actErr = err.Error()
 				continue
 			}
 			st.fights.record(fp, now)

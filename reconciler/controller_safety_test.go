@@ -158,3 +158,54 @@ func TestControllerRestart(t *testing.T) {
 		}
 	}
 }
+
+// TestControllerTenantCannotRevert: a Source whose serviceAccountName may not write its
+// namespace cannot revert there: the revert fails with a forbidden error naming the account, in
+// the notifier and on the Source, the drift stays alerted, and the controller keeps running.
+func TestControllerTenantCannotRevert(t *testing.T) {
+	s := newControllerScene(t, "controller-nginx")
+	s.applyAsCD("controller-nginx")
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: "tenant"}}
+	if err := s.client.Create(t.Context(), sa); err != nil {
+		t.Fatal(err)
+	}
+	s.createSource(v1alpha1.SourceSpec{Mode: v1alpha1.ModeSpec{Default: v1alpha1.ModeRevert}, ServiceAccountName: "tenant"})
+	s.start()
+	s.ready(0)
+
+	s.kubectl("set", "image", "deployment/nginx-deployment", "nginx=nginx:latest")
+	s.eventually(5*time.Second, "a failed revert", func() bool { return len(s.notes.of(EventRevertFailed)) > 0 })
+	failed := s.notes.of(EventRevertFailed)[0]
+	if !strings.Contains(failed.Detail, "forbidden") || !strings.Contains(failed.Detail, "system:serviceaccount:"+s.ns+":tenant") {
+		t.Errorf("revert failure %q does not say forbidden for the tenant's account", failed.Detail)
+	}
+	if got := s.deployment().Spec.Template.Spec.Containers[0].Image; got != "nginx:latest" {
+		t.Errorf("image %q: the tenant's Source wrote what its account may not", got)
+	}
+	s.eventually(5*time.Second, "the failure on the Source", func() bool {
+		c := findCondition(s.source(), v1alpha1.ConditionDrifted)
+		return c != nil && c.Reason == "RevertFailed" && strings.Contains(c.Message, "forbidden")
+	})
+	if len(s.notes.of(EventOpened)) != 1 {
+		t.Errorf("the drift was not alerted once:\n%s", s.notes)
+	}
+}
+
+// TestControllerPrunesWithinLimits: with prune on, an object Git stops declaring is deleted;
+// with more than pruneMaxFraction at once, nothing is.
+func TestControllerPrunesWithinLimits(t *testing.T) {
+	s := newControllerScene(t, "controller-nginx")
+	s.createSource(v1alpha1.SourceSpec{Mode: v1alpha1.ModeSpec{Default: v1alpha1.ModeRevert}, Prune: true, PruneMaxFraction: "0.5",
+		Interval: &metav1.Duration{Duration: time.Second}})
+	s.start()
+	s.ready(0)
+	gitserver.Commit(t, s.repo, map[string]string{"kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [deployment.yaml]\n",
+		"service.yaml": ""}, "drop the Service")
+	s.eventually(10*time.Second, "the Service pruned", func() bool {
+		var svc corev1.Service
+		err := s.client.Get(t.Context(), client.ObjectKey{Namespace: s.ns, Name: "nginx"}, &svc)
+		return err != nil || svc.DeletionTimestamp != nil
+	})
+	s.ready(0)
+	s.deployment()
+}

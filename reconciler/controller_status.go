@@ -72,6 +72,10 @@ func (c *Controller) writeStatus(ctx context.Context, src *v1alpha1.Source, st *
 		drifted.Status, drifted.Reason = metav1.ConditionTrue, "DriftDetected"
 		drifted.Message = fmt.Sprintf("%d open incidents", len(incidents))
 	}
+	if st.actErr != "" {
+		drifted.Reason = "RevertFailed"
+		drifted.Message = truncate(drifted.Message+"; revert failed: "+st.actErr, 2048)
+	}
 	apimeta.SetStatusCondition(&s.Conditions, drifted)
 	c.metrics.findings(keyOfSource(src).String(), rep)
 	return c.saveStatus(ctx, src, orig, st)
