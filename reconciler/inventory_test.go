@@ -192,6 +192,13 @@ func TestControllerMadeObjectsAreNeverExtra(t *testing.T) {
 
 func TestRecreatedObjectIsNoLongerPlumblines(t *testing.T) {
 	s := newScenario(t, "nginx-story")
+	// Git drops the Service but declares another, so Services here are searched for orphans.
+	other := &corev1.Service{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
+		ObjectMeta: metav1.ObjectMeta{Name: "api", Namespace: s.namespace}, Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 80}}}}
+	objs := append(s.without("Service", "nginx"), toObject(t, other, "api.yaml"))
+	s.apply(objs)
+	// Then someone deletes the Service that Plumbline applied and makes another of that name,
+	// labels copied.
 	svc, err := env.Clientset.CoreV1().Services(s.namespace).Get(s.ctx, "nginx", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -204,16 +211,13 @@ func TestRecreatedObjectIsNoLongerPlumblines(t *testing.T) {
 	if _, err := env.Clientset.CoreV1().Services(s.namespace).Create(s.ctx, byHand, metav1.CreateOptions{FieldManager: "kubectl-create"}); err != nil {
 		t.Fatal(err)
 	}
-	// Git drops the Service but declares another, so Services here are searched for orphans.
-	other := &corev1.Service{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
-		ObjectMeta: metav1.ObjectMeta{Name: "api", Namespace: s.namespace}, Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 80}}}}
-	objs := append(s.without("Service", "nginx"), toObject(t, other, "api.yaml"))
-	s.apply(objs)
 
 	want := []extra{{"Service", s.namespace, "nginx", report.ReasonNotInGit}}
 	if d := cmp.Diff(want, extrasOf(t, s.diff(objs))); d != "" {
 		t.Errorf("extra findings (-want +got):\n%s", d)
 	}
+	// The next apply forgets it.
+	s.apply(objs)
 	inv, err := s.c.inventoryStore().Load(s.ctx, s.source)
 	if err != nil {
 		t.Fatal(err)
