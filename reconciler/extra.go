@@ -46,7 +46,7 @@ func (run *diffRun) extras(ctx context.Context, targets []*target, lists map[gro
 		for i := range items {
 			u := &items[i]
 			k := keyOf(u)
-			if declared[k] || seen[k] || !orphan(u) || (!g.m.namespaced && controlPlaneOwn(u)) {
+			if declared[k] || seen[k] || !orphan(u) || (!g.m.namespaced && (controlPlaneOwn(u) || claimedByAnotherTool(u, run.opts.SourceName))) {
 				continue
 			}
 			seen[k] = true

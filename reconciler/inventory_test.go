@@ -11,6 +11,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 
@@ -237,25 +238,44 @@ func TestClusterScopedOrphansOfDeclaredKinds(t *testing.T) {
 		Rules:      []rbacv1.PolicyRule{{Verbs: []string{"get"}, APIGroups: []string{""}, Resources: []string{"pods"}}}}
 	objs := append(s.objects, toObject(t, reader, "rbac.yaml"))
 	s.apply(objs)
-	// As `kubectl create clusterrole backdoor --verb='*' --resource='*'` makes it; and a
-	// component's own system: role, installed by a chart.
-	made := map[string]string{"backdoor-" + s.namespace: "kubectl-create", "system:component-" + s.namespace: "helm"}
-	for name, manager := range made {
-		cr := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: name}, Rules: rules}
-		if _, err := env.Clientset.RbacV1().ClusterRoles().Create(s.ctx, cr, metav1.CreateOptions{FieldManager: manager}); err != nil {
+	// As `kubectl create clusterrole backdoor --verb='*' --resource='*'` makes it; a component's
+	// own system: role and another chart's role, installed by Helm; one made by hand and labelled
+	// as Helm's; and the role of another source, applied the Plumbline way.
+	made := []struct {
+		name, manager string
+		labels        map[string]string
+	}{
+		{"backdoor-" + s.namespace, "kubectl-create", nil},
+		{"system:component-" + s.namespace, "helm", nil},
+		{"chart-" + s.namespace, "helm", map[string]string{LabelManagedBy: "Helm"}},
+		{"disguised-" + s.namespace, "kubectl-create", map[string]string{LabelManagedBy: "Helm"}},
+	}
+	names := []string{reader.Name, "other-source-" + s.namespace}
+	for _, m := range made {
+		cr := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: m.name, Labels: m.labels}, Rules: rules}
+		if _, err := env.Clientset.RbacV1().ClusterRoles().Create(s.ctx, cr, metav1.CreateOptions{FieldManager: m.manager}); err != nil {
 			t.Fatal(err)
 		}
+		names = append(names, m.name)
 	}
 	t.Cleanup(func() {
-		for _, name := range []string{reader.Name, "backdoor-" + s.namespace, "system:component-" + s.namespace} {
+		for _, name := range names {
 			if err := env.Clientset.RbacV1().ClusterRoles().Delete(context.Background(), name, metav1.DeleteOptions{}); err != nil {
 				t.Error(err)
 			}
 		}
 	})
+	otherRole := reader.DeepCopy()
+	otherRole.Name = "other-source-" + s.namespace
+	if err := s.c.Apply(s.ctx, []*unstructured.Unstructured{toObject(t, otherRole, "other.yaml").Object}, ApplyOptions{SourceName: "other-" + s.source}); err != nil {
+		t.Fatal(err)
+	}
 
 	r := s.diff(objs)
-	want := []extra{{"ClusterRole", "", "backdoor-" + s.namespace, report.ReasonNotInGit}}
+	want := []extra{
+		{"ClusterRole", "", "backdoor-" + s.namespace, report.ReasonNotInGit},
+		{"ClusterRole", "", "disguised-" + s.namespace, report.ReasonNotInGit},
+	}
 	if d := cmp.Diff(want, extrasOf(t, r)); d != "" {
 		t.Fatalf("extra findings (-want +got):\n%s", d)
 	}

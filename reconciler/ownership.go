@@ -3,6 +3,7 @@ package reconciler
 import (
 	"strings"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
@@ -78,4 +79,39 @@ func orphan(u *unstructured.Unstructured) bool {
 // RBAC reserves system:* names for the control plane and its components.
 func controlPlaneOwn(u *unstructured.Unstructured) bool {
 	return strings.HasPrefix(u.GetName(), "system:")
+}
+
+// Labels and annotations by which GitOps and packaging tools mark what they manage.
+var toolMarks = []string{
+	"helm.toolkit.fluxcd.io/name", "kustomize.toolkit.fluxcd.io/name", // Flux
+	"argocd.argoproj.io/instance", "argocd.argoproj.io/tracking-id", // Argo CD
+}
+
+// claimedByAnotherTool reports whether a cluster-scoped object is another tool's: it carries
+// another source's ownership label, a managed-by label other than Plumbline's, or Flux's or Argo
+// CD's marks, and kubectl did not create it. A cluster holds hundreds of such ClusterRoles and CRDs
+// from Helm charts and other sources; they are not what a person made by hand. A person who
+// labels a `kubectl create`d object with a tool's label is still reported.
+func claimedByAnotherTool(u *unstructured.Unstructured, source string) bool {
+	labels, annotations := u.GetLabels(), u.GetAnnotations()
+	claimed := (labels[LabelSource] != "" && labels[LabelSource] != source) ||
+		(labels[LabelManagedBy] != "" && labels[LabelManagedBy] != FieldManager)
+	for _, k := range toolMarks {
+		_, inLabels := labels[k]
+		_, inAnnotations := annotations[k]
+		claimed = claimed || inLabels || inAnnotations
+	}
+	return claimed && !strings.HasPrefix(creatorManager(u), "kubectl")
+}
+
+// creatorManager is the field manager of an object's oldest managedFields entry.
+func creatorManager(u *unstructured.Unstructured) string {
+	var manager string
+	var at *metav1.Time
+	for _, e := range u.GetManagedFields() {
+		if e.Time != nil && (at == nil || e.Time.Before(at)) {
+			manager, at = e.Manager, e.Time
+		}
+	}
+	return manager
 }
