@@ -14,6 +14,9 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/uuid"
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/plumbline/plumbline/manifests"
+	"github.com/plumbline/plumbline/report"
 )
 
 func TestInventoryName(t *testing.T) {
@@ -198,27 +201,78 @@ func TestApplyKeepsLiveObjectsInTheInventoryUntilTheyAreGone(t *testing.T) {
 		}
 		var out []string
 		for _, e := range inv.Entries {
-			u, err := s.c.getEntry(s.ctx, e)
-			if err != nil || u == nil || u.GetUID() != e.UID {
-				t.Errorf("entry %+v: live %v, %v", e, u, err)
-			}
 			out = append(out, e.Kind+"/"+e.Namespace+"/"+e.Name)
 		}
 		return out
+	}
+	applyAll := func(objs []manifests.Object) {
+		us := make([]*unstructured.Unstructured, len(objs))
+		for i, o := range objs {
+			us[i] = o.Object
+		}
+		if err := s.c.Apply(s.ctx, us, ApplyOptions{SourceName: s.source, Complete: true}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	both := []string{"Service/" + s.namespace + "/nginx", "Deployment/" + s.namespace + "/nginx-deployment"}
 	if d := cmp.Diff(both, names()); d != "" {
 		t.Fatalf("after the first apply (-want +got):\n%s", d)
 	}
-	s.apply(s.without("Service", "nginx"))
+	applyAll(s.without("Service", "nginx"))
 	if d := cmp.Diff(both, names()); d != "" {
-		t.Errorf("after an apply without the Service (-want +got):\n%s", d)
+		t.Errorf("after a complete apply without the Service (-want +got):\n%s", d)
 	}
 	if err := env.Clientset.CoreV1().Services(s.namespace).Delete(s.ctx, "nginx", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	s.apply(s.without("Service", "nginx"))
+	if d := cmp.Diff(both, names()); d != "" {
+		t.Errorf("an apply of some objects checked the others (-want +got):\n%s", d)
+	}
+	applyAll(s.without("Service", "nginx"))
 	if d := cmp.Diff(both[1:], names()); d != "" {
-		t.Errorf("after the Service was deleted (-want +got):\n%s", d)
+		t.Errorf("after a complete apply once the Service was deleted (-want +got):\n%s", d)
+	}
+	// Pruning forgets what it deleted.
+	ref := report.ObjectRef{APIVersion: "apps/v1", Kind: "Deployment", Namespace: s.namespace, Name: "nginx-deployment"}
+	if err := s.c.ForgetApplied(s.ctx, s.source, ref); err != nil {
+		t.Fatal(err)
+	}
+	if got := names(); len(got) != 0 {
+		t.Errorf("after ForgetApplied: %v", got)
+	}
+}
+
+func TestFirstInventoryStartsFromTheLabel(t *testing.T) {
+	s := newScenario(t, "nginx-story")
+	s.waitForEndpoints("nginx")
+	// The source as it was before inventories: labelled objects, and none recorded.
+	s.dropInventory()
+	s.createConfigMap(s.namespace, "left-behind", "kubectl-create", map[string]string{LabelSource: s.source})
+	if err := s.c.ForgetApplied(s.ctx, s.source, refOf(s.objects[0].Object)); err != nil {
+		t.Fatal(err)
+	}
+	if inv, err := s.c.inventoryStore().Load(s.ctx, s.source); err != nil || inv.Exists() {
+		t.Fatalf("ForgetApplied made an inventory: %+v, %v", inv, err)
+	}
+
+	// A revert applies one object; the inventory it starts holds what the label said.
+	if err := s.c.Apply(s.ctx, []*unstructured.Unstructured{s.objects[0].Object}, ApplyOptions{SourceName: s.source}); err != nil {
+		t.Fatal(err)
+	}
+	inv, err := s.c.inventoryStore().Load(s.ctx, s.source)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range inv.Entries {
+		got = append(got, e.Kind+"/"+e.Name)
+	}
+	if d := cmp.Diff([]string{"ConfigMap/left-behind", "Service/nginx", "Deployment/nginx-deployment"}, got); d != "" {
+		t.Errorf("first inventory (-want +got):\n%s", d)
+	}
+	want := []extra{{"ConfigMap", s.namespace, "left-behind", report.ReasonPrunedFromGit}}
+	if d := cmp.Diff(want, extrasOf(t, s.diff(s.objects))); d != "" {
+		t.Errorf("extra findings (-want +got):\n%s", d)
 	}
 }

@@ -217,8 +217,11 @@ func TestRecreatedObjectIsNoLongerPlumblines(t *testing.T) {
 	if d := cmp.Diff(want, extrasOf(t, s.diff(objs))); d != "" {
 		t.Errorf("extra findings (-want +got):\n%s", d)
 	}
-	// The next apply forgets it.
-	s.apply(objs)
+	// The next complete apply forgets it.
+	us := []*unstructured.Unstructured{objs[0].Object, objs[1].Object}
+	if err := s.c.Apply(s.ctx, us, ApplyOptions{SourceName: s.source, Complete: true}); err != nil {
+		t.Fatal(err)
+	}
 	inv, err := s.c.inventoryStore().Load(s.ctx, s.source)
 	if err != nil {
 		t.Fatal(err)
