@@ -2,6 +2,7 @@ package reconciler
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/rest"
 
 	"github.com/plumbline/plumbline/manifests"
 	"github.com/plumbline/plumbline/report"
@@ -297,5 +299,57 @@ func TestClusterScopedOrphansOfDeclaredKinds(t *testing.T) {
 	}
 	if !admin || !bootstrap || len(roles.Items) < 50 {
 		t.Errorf("the cluster lacks the control plane's ClusterRoles (%d roles, admin %v, bootstrap %v)", len(roles.Items), admin, bootstrap)
+	}
+}
+
+func TestUnreadableInventoryFallsBackToTheLabel(t *testing.T) {
+	s := newScenario(t, "nginx-story")
+	s.createConfigMap(s.namespace, "left-behind", "kubectl-create", map[string]string{LabelSource: s.source})
+	// A developer who may do anything in the namespace and list anything anywhere, but not read
+	// ConfigMaps in plumbline-system.
+	user := "dev-" + s.namespace
+	rbac := env.Clientset.RbacV1()
+	listAll := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: user + "-list"},
+		Rules: []rbacv1.PolicyRule{{Verbs: []string{"list"}, APIGroups: []string{"*"}, Resources: []string{"*"}}}}
+	subject := []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: user}}
+	if _, err := rbac.ClusterRoles().Create(s.ctx, listAll, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx := context.Background()
+		if err := errors.Join(rbac.ClusterRoles().Delete(ctx, listAll.Name, metav1.DeleteOptions{}),
+			rbac.ClusterRoleBindings().Delete(ctx, listAll.Name, metav1.DeleteOptions{})); err != nil {
+			t.Error(err)
+		}
+	})
+	if _, err := rbac.ClusterRoleBindings().Create(s.ctx, &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: listAll.Name},
+		RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: listAll.Name}, Subjects: subject}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rbac.RoleBindings(s.namespace).Create(s.ctx, &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "dev"},
+		RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "admin"}, Subjects: subject}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := rest.CopyConfig(env.Config)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: user}
+	dev, err := NewCluster(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dev.inventoryStore().Load(s.ctx, s.source); !apierrors.IsForbidden(err) {
+		t.Fatalf("the developer reads the inventory: %v", err)
+	}
+
+	opts := DefaultDiffOptions()
+	opts.SourceName = s.source
+	var r *report.Report
+	eventually(t, "the developer's RBAC in effect", func(ctx context.Context) (bool, error) {
+		var err error
+		r, err = dev.Diff(ctx, s.objects, opts)
+		return err == nil && len(r.Errors) == 0, err
+	})
+	want := []extra{{"ConfigMap", s.namespace, "left-behind", report.ReasonPrunedFromGit}}
+	if d := cmp.Diff(want, extrasOf(t, r)); d != "" {
+		t.Errorf("extra findings (-want +got):\n%s", d)
 	}
 }
