@@ -71,6 +71,8 @@ type InventoryStore interface {
 	// Save stores inv. It returns a Conflict error (apierrors.IsConflict) when the stored copy
 	// changed since inv was loaded, so that the caller loads, changes and saves again.
 	Save(ctx context.Context, inv *Inventory) error
+	// Delete removes the source's inventory, when the source itself goes; none is no error.
+	Delete(ctx context.Context, source string) error
 }
 
 // inventoryBackoff spaces the attempts of writers of one inventory that keep colliding: up to
@@ -154,6 +156,12 @@ func (c *Cluster) recordApplied(ctx context.Context, source string, applied []In
 		return fmt.Errorf("source %s: record applied objects in the inventory: %w", source, err)
 	}
 	return nil
+}
+
+// DeleteInventory removes the source's inventory, for a source that is gone with its objects (a
+// deleted Source, the demo's clean-up). Its objects' labels stay; none is no error.
+func (c *Cluster) DeleteInventory(ctx context.Context, source string) error {
+	return c.inventoryStore().Delete(ctx, source)
 }
 
 // labelledEntries returns the inventory entries of the objects that carry the source's label,

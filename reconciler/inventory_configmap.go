@@ -143,6 +143,16 @@ func (s *ConfigMapInventory) Save(ctx context.Context, inv *Inventory) error {
 	return nil
 }
 
+// Delete deletes the source's ConfigMap; one that is not there is no error.
+func (s *ConfigMapInventory) Delete(ctx context.Context, source string) error {
+	name := inventoryName(source)
+	err := s.client.Resource(configMaps).Namespace(s.namespace).Delete(ctx, name, metav1.DeleteOptions{})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("inventory ConfigMap %s/%s: delete: %w", s.namespace, name, err)
+	}
+	return nil
+}
+
 func (s *ConfigMapInventory) createNamespace(ctx context.Context) error {
 	ns := &unstructured.Unstructured{}
 	ns.SetAPIVersion("v1")

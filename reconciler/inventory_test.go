@@ -72,9 +72,15 @@ func (s *scenario) waitForEndpoints(service string) {
 // dropInventory deletes the scenario's inventory, as on a cluster where Plumbline never recorded one.
 func (s *scenario) dropInventory() {
 	s.t.Helper()
-	err := env.Clientset.CoreV1().ConfigMaps(InventoryNamespace).Delete(s.ctx, inventoryName(s.source), metav1.DeleteOptions{})
-	if err != nil {
+	if err := s.c.DeleteInventory(s.ctx, s.source); err != nil {
 		s.t.Fatal(err)
+	}
+	_, err := env.Clientset.CoreV1().ConfigMaps(InventoryNamespace).Get(s.ctx, inventoryName(s.source), metav1.GetOptions{})
+	if !apierrors.IsNotFound(err) {
+		s.t.Fatalf("inventory ConfigMap after DeleteInventory: %v", err)
+	}
+	if err := s.c.DeleteInventory(s.ctx, s.source); err != nil {
+		s.t.Fatalf("DeleteInventory of none: %v", err)
 	}
 }
 
