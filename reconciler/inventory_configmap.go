@@ -219,6 +219,9 @@ func decodeInventory(data string) (*Inventory, error) {
 			return nil, fmt.Errorf("a group of objects without apiVersion or kind")
 		}
 		for _, o := range g.Objects {
+			if o[0] == "" || o[1] == "" {
+				return nil, fmt.Errorf("%s %s: an object without a name or UID", g.APIVersion, g.Kind)
+			}
 			inv.Entries = append(inv.Entries, InventoryEntry{APIVersion: g.APIVersion, Kind: g.Kind, Namespace: g.Namespace, Name: o[0], UID: types.UID(o[1])})
 		}
 	}

@@ -3,6 +3,7 @@ package reconciler
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/uuid"
 	"k8s.io/apimachinery/pkg/util/validation"
 
@@ -73,7 +75,8 @@ func TestInventoryEncodingRoundTrip(t *testing.T) {
 	if want := `{"apiVersion":"apps/v1","kind":"Deployment","namespace":"shop","objects":[["api","u4"],["web","u3"]]}`; !strings.Contains(data, want) {
 		t.Errorf("encoding %s does not group objects by kind and namespace as %s", data, want)
 	}
-	for _, bad := range []string{"", "{", `{"source":"x","objects":[{"kind":"Service","objects":[["a","b"]]}]}`} {
+	for _, bad := range []string{"", "{", `{"source":"x","objects":[{"kind":"Service","objects":[["a","b"]]}]}`,
+		`{"source":"x","objects":[{"apiVersion":"v1","kind":"Service","objects":[[]]}]}`} {
 		if _, err := decodeInventory(bad); err == nil {
 			t.Errorf("decodeInventory(%q) accepted it", bad)
 		}
@@ -274,5 +277,51 @@ func TestFirstInventoryStartsFromTheLabel(t *testing.T) {
 	want := []extra{{"ConfigMap", s.namespace, "left-behind", report.ReasonPrunedFromGit}}
 	if d := cmp.Diff(want, extrasOf(t, s.diff(s.objects))); d != "" {
 		t.Errorf("extra findings (-want +got):\n%s", d)
+	}
+}
+
+// TestInventoryDecodeRoundTrips decodes what a person may have written into the ConfigMap, and
+// encodes it back unchanged. (No fuzz target: this package's TestMain starts a control plane in
+// every fuzz worker.)
+func TestInventoryDecodeRoundTrips(t *testing.T) {
+	for _, data := range []string{
+		`{"source":"shop","objects":[{"apiVersion":"apps/v1","kind":"Deployment","namespace":"shop","objects":[["web","u1"]]}]}`,
+		`{"source":"","objects":[{"apiVersion":"v1","kind":"Namespace","objects":[["a","b","c"]]}]}`,
+		`{"source":"x","objects":[{"apiVersion":"v1","kind":"Service","namespace":"a","objects":[["s","1"]]},{"apiVersion":"v1","kind":"Service","namespace":"a","objects":[["s","2"]]}],"extra":1}`,
+	} {
+		inv, err := decodeInventory(data)
+		if err != nil {
+			t.Fatalf("decode %s: %v", data, err)
+		}
+		again, err := encodeInventory(inv)
+		if err != nil {
+			t.Fatalf("encode what was decoded: %v", err)
+		}
+		back, err := decodeInventory(again)
+		if err != nil {
+			t.Fatalf("decode what was encoded: %v\n%s", err, again)
+		}
+		if d := cmp.Diff(inv, back); d != "" {
+			t.Errorf("round trip of %s (-first +second):\n%s", data, d)
+		}
+	}
+}
+
+func TestCorruptInventoryIsAnErrorNamingIt(t *testing.T) {
+	s := newScenario(t, "nginx-story")
+	for _, tt := range []struct{ data, want string }{
+		{`{"source":`, "inventory ConfigMap plumbline-system/" + inventoryName(s.source) + ": key inventory.json: unexpected end of JSON input"},
+		{`{"source":"someone-else","objects":[]}`, "inventory ConfigMap plumbline-system/" + inventoryName(s.source) + ` holds the inventory of source "someone-else", not "` + s.source + `"`},
+	} {
+		_, err := env.Clientset.CoreV1().ConfigMaps(InventoryNamespace).Patch(s.ctx, inventoryName(s.source), types.MergePatchType,
+			[]byte(`{"data":{"inventory.json":`+strconv.Quote(tt.data)+`}}`), metav1.PatchOptions{FieldManager: "kubectl-edit"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts := DefaultDiffOptions()
+		opts.SourceName = s.source
+		if _, err := s.c.Diff(s.ctx, s.objects, opts); err == nil || err.Error() != tt.want {
+			t.Errorf("diff with inventory %s: error %v\nwant %s", tt.data, err, tt.want)
+		}
 	}
 }
