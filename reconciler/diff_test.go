@@ -9,7 +9,6 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -162,8 +161,7 @@ func TestDiffExtraObjects(t *testing.T) {
 		t.Fatal(err)
 	}
 	rootCA := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "kube-root-ca.crt", Namespace: s.namespace}, Data: map[string]string{"ca.crt": "x"}}
-	// kube-controller-manager may have made the real one first.
-	if _, err := env.Clientset.CoreV1().ConfigMaps(s.namespace).Create(s.ctx, rootCA, metav1.CreateOptions{FieldManager: "kube-controller-manager"}); err != nil && !apierrors.IsAlreadyExists(err) {
+	if _, err := env.Clientset.CoreV1().ConfigMaps(s.namespace).Create(s.ctx, rootCA, metav1.CreateOptions{FieldManager: "kube-controller-manager"}); err != nil {
 		t.Fatal(err)
 	}
 	owned := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "owned", Namespace: s.namespace,
