@@ -46,7 +46,7 @@ func (run *diffRun) extras(ctx context.Context, targets []*target, lists map[gro
 		for i := range items {
 			u := &items[i]
 			k := keyOf(u)
-			if declared[k] || seen[k] || !orphan(u) || (!g.m.namespaced && (controlPlaneOwn(u) || claimedByAnotherTool(u, run.opts.SourceName))) {
+			if declared[k] || seen[k] || !orphan(u) || (!g.m.namespaced && !clusterOrphanKind(u, run.opts.SourceName)) {
 				continue
 			}
 			seen[k] = true
@@ -209,6 +209,20 @@ func orphan(u *unstructured.Unstructured) bool {
 		return false
 	}
 	return true
+}
+
+// clusterOrphanKind reports whether an undeclared cluster-scoped object may be an orphan: not
+// an extension of the API (CustomResourceDefinitions, APIServices: tools install them by the dozen,
+// Plumbline's own Source among them, and one made by hand grants nobody anything), not the control
+// plane's by its name, and not another tool's. RBAC, webhooks, admission policies, namespaces,
+// priority and storage classes made by hand are orphans.
+func clusterOrphanKind(u *unstructured.Unstructured, source string) bool {
+	switch u.GroupVersionKind().GroupKind() {
+	case schema.GroupKind{Group: "apiextensions.k8s.io", Kind: "CustomResourceDefinition"},
+		schema.GroupKind{Group: "apiregistration.k8s.io", Kind: "APIService"}:
+		return false
+	}
+	return !controlPlaneOwn(u) && !claimedByAnotherTool(u, source)
 }
 
 // controlPlaneOwn reports whether a cluster-scoped object is the control plane's own by its name:

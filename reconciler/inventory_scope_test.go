@@ -10,10 +10,14 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
 
 	"github.com/plumbline/plumbline/report"
 )
@@ -174,4 +178,56 @@ func TestDiffWithAnInventoryListsNoResourceByLabel(t *testing.T) {
 	if n := lists.Load(); n < 20 {
 		t.Errorf("without an inventory, diff listed only %d resources by the label, want every one", n)
 	}
+}
+
+// crd returns a CustomResourceDefinition of a namespaced kind in group.
+func crd(group, plural, kind string) *apiextensionsv1.CustomResourceDefinition {
+	return &apiextensionsv1.CustomResourceDefinition{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "apiextensions.k8s.io/v1", Kind: "CustomResourceDefinition"},
+		ObjectMeta: metav1.ObjectMeta{Name: plural + "." + group},
+		Spec: apiextensionsv1.CustomResourceDefinitionSpec{
+			Group: group, Scope: apiextensionsv1.NamespaceScoped,
+			Names: apiextensionsv1.CustomResourceDefinitionNames{Plural: plural, Kind: kind},
+			Versions: []apiextensionsv1.CustomResourceDefinitionVersion{{Name: "v1", Served: true, Storage: true,
+				Schema: &apiextensionsv1.CustomResourceValidation{OpenAPIV3Schema: &apiextensionsv1.JSONSchemaProps{Type: "object", XPreserveUnknownFields: ptr.To(true)}}}},
+		},
+	}
+}
+
+func TestCRDsAreNotOrphans(t *testing.T) {
+	s := newScenario(t, "nginx-story")
+	group := s.namespace + ".example.com"
+	declared, byHand := crd(group, "gadgets", "Gadget"), crd(group, "gizmos", "Gizmo")
+	objs := append(s.objects, toObject(t, declared, "crds.yaml"))
+	s.apply(objs)
+	crds := dynamicCRDs(t)
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(byHand)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := crds.Create(s.ctx, &unstructured.Unstructured{Object: m}, metav1.CreateOptions{FieldManager: "kubectl-create"}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for _, name := range []string{declared.Name, byHand.Name} {
+			if err := crds.Delete(context.Background(), name, metav1.DeleteOptions{}); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	// Only the Extra findings: comparing a CRD is the diff's business.
+	for _, f := range s.diff(objs).Findings {
+		if f.Type == report.Extra {
+			t.Errorf("extra finding %+v: a CRD extends the API, it is no orphan", f)
+		}
+	}
+}
+
+func dynamicCRDs(t *testing.T) dynamic.ResourceInterface {
+	t.Helper()
+	dyn, err := dynamic.NewForConfig(env.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dyn.Resource(apiextensionsv1.SchemeGroupVersion.WithResource("customresourcedefinitions"))
 }
