@@ -17,14 +17,20 @@ type ApplyOptions struct {
 	SourceName string
 	// DefaultNamespace is given to namespaced objects that declare none. Default "default".
 	DefaultNamespace string
+	// Complete says that the objects are all that the source declares now. Then the inventory's
+	// other entries, of objects Git no longer declares, are kept while their object lives (one
+	// get each) and dropped once it is gone. Otherwise (the default, for an apply of a few
+	// objects, as a revert is) Apply only adds or updates the entries of what it applied: one
+	// read and one write of the inventory.
+	Complete bool
 }
 
 // Apply server-side applies each object as field manager "plumbline", forcing conflicts, with
 // Plumbline's ownership labels. It stops at the first object the API server refuses. With a
 // SourceName it then records what it applied (also when it stopped early) in the source's
-// inventory, a ConfigMap in InventoryNamespace, which it creates when needed; objects applied
-// before and still live stay in the inventory until something deletes them, since Apply never
-// prunes.
+// inventory, a ConfigMap in InventoryNamespace, which it creates when needed. Objects applied
+// before and still live stay in the inventory, and so Extra, until something deletes them:
+// Apply never prunes.
 func (c *Cluster) Apply(ctx context.Context, objs []*unstructured.Unstructured, opts ApplyOptions) error {
 	if opts.DefaultNamespace == "" {
 		opts.DefaultNamespace = "default"
@@ -39,7 +45,7 @@ func (c *Cluster) Apply(ctx context.Context, objs []*unstructured.Unstructured, 
 		applied = append(applied, e)
 	}
 	if opts.SourceName != "" && (err == nil || len(applied) > 0) {
-		err = errors.Join(err, c.recordApplied(ctx, opts.SourceName, applied))
+		err = errors.Join(err, c.recordApplied(ctx, opts.SourceName, applied, opts.Complete && err == nil))
 	}
 	return err
 }

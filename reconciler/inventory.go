@@ -15,6 +15,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/util/retry"
+
+	"github.com/plumbline/plumbline/report"
 )
 
 // InventoryEntry is one object that Plumbline applied for a source.
@@ -69,6 +71,8 @@ type InventoryStore interface {
 	// Save stores inv. It returns a Conflict error (apierrors.IsConflict) when the stored copy
 	// changed since inv was loaded, so that the caller loads, changes and saves again.
 	Save(ctx context.Context, inv *Inventory) error
+	// Delete removes the source's inventory, when the source itself goes; none is no error.
+	Delete(ctx context.Context, source string) error
 }
 
 // inventoryBackoff spaces the attempts of writers of one inventory that keep colliding: up to
@@ -76,14 +80,14 @@ type InventoryStore interface {
 var inventoryBackoff = wait.Backoff{Steps: 10, Duration: 10 * time.Millisecond, Factor: 2, Jitter: 1}
 
 // updateInventory loads a source's inventory, changes it and saves it, again from a fresh load
-// whenever another writer saved in between.
-func updateInventory(ctx context.Context, store InventoryStore, source string, change func(*Inventory) error) error {
+// whenever another writer saved in between. A change that returns false saves nothing.
+func updateInventory(ctx context.Context, store InventoryStore, source string, change func(*Inventory) (bool, error)) error {
 	return retry.RetryOnConflict(inventoryBackoff, func() error {
 		inv, err := store.Load(ctx, source)
 		if err != nil {
 			return err
 		}
-		if err := change(inv); err != nil {
+		if save, err := change(inv); err != nil || !save {
 			return err
 		}
 		return store.Save(ctx, inv)
@@ -109,33 +113,89 @@ func sortEntries(entries []InventoryEntry) []InventoryEntry {
 	return out
 }
 
-// recordApplied adds what Apply applied to the source's inventory. Entries of earlier applies
-// that Git no longer declares stay while their object lives: Apply does not prune, so they stay
-// Plumbline's, and Extra, until something deletes them.
-func (c *Cluster) recordApplied(ctx context.Context, source string, applied []InventoryEntry) error {
-	err := updateInventory(ctx, c.inventoryStore(), source, func(inv *Inventory) error {
+// recordApplied adds what Apply applied to the source's inventory. With complete, applied is
+// all that Git declares, and the other entries are kept while their object lives: Apply does
+// not prune, so they stay Plumbline's, and Extra, until something deletes them.
+//
+// A source's first inventory starts from what the label said until then: the objects that carry
+// its label, less those that controllers made. So the first apply, whole or of one object, loses
+// none of what earlier runs reported as pruned-from-git.
+func (c *Cluster) recordApplied(ctx context.Context, source string, applied []InventoryEntry, complete bool) error {
+	err := updateInventory(ctx, c.inventoryStore(), source, func(inv *Inventory) (bool, error) {
 		now := make(map[objectKey]bool, len(applied))
 		for _, e := range applied {
 			now[e.key()] = true
 		}
 		entries := slices.Clone(applied)
+		if !inv.Exists() {
+			labelled, err := c.labelledEntries(ctx, source)
+			if err != nil {
+				return false, err
+			}
+			entries = append(labelled, entries...) // sortEntries keeps the last of each object
+		}
 		for _, e := range inv.Entries {
 			if now[e.key()] {
 				continue
 			}
-			live, err := c.stillApplied(ctx, e)
-			if err != nil {
-				return err
+			live := true
+			if complete {
+				var err error
+				if live, err = c.stillApplied(ctx, e); err != nil {
+					return false, err
+				}
 			}
 			if live {
 				entries = append(entries, e)
 			}
 		}
 		inv.Entries = sortEntries(entries)
-		return nil
+		return true, nil
 	})
 	if err != nil {
 		return fmt.Errorf("source %s: record applied objects in the inventory: %w", source, err)
+	}
+	return nil
+}
+
+// DeleteInventory removes the source's inventory, for a source that is gone with its objects (a
+// deleted Source, the demo's clean-up). Its objects' labels stay; none is no error.
+func (c *Cluster) DeleteInventory(ctx context.Context, source string) error {
+	return c.inventoryStore().Delete(ctx, source)
+}
+
+// labelledEntries returns the inventory entries of the objects that carry the source's label,
+// less those that controllers made or that are being deleted.
+func (c *Cluster) labelledEntries(ctx context.Context, source string) ([]InventoryEntry, error) {
+	owned, err := c.listOwned(ctx, source, 16)
+	if err != nil {
+		return nil, err
+	}
+	var out []InventoryEntry
+	for i := range owned {
+		u := &owned[i]
+		if u.GetDeletionTimestamp() != nil || controllerMade(u) {
+			continue
+		}
+		out = append(out, InventoryEntry{APIVersion: u.GetAPIVersion(), Kind: u.GetKind(), Namespace: u.GetNamespace(), Name: u.GetName(), UID: u.GetUID()})
+	}
+	return out, nil
+}
+
+// ForgetApplied removes objects from the source's inventory, once pruning deleted them, so that
+// no later run reads them again. Objects it does not hold are no error.
+func (c *Cluster) ForgetApplied(ctx context.Context, source string, objs ...report.ObjectRef) error {
+	gone := make(map[objectKey]bool, len(objs))
+	for _, o := range objs {
+		gone[InventoryEntry{APIVersion: o.APIVersion, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name}.key()] = true
+	}
+	err := updateInventory(ctx, c.inventoryStore(), source, func(inv *Inventory) (bool, error) {
+		n := len(inv.Entries)
+		inv.Entries = slices.DeleteFunc(inv.Entries, func(e InventoryEntry) bool { return gone[e.key()] })
+		return len(inv.Entries) < n, nil // none yet, or nothing to forget: the label still decides
+	})
+	if err != nil {
+		return fmt.Errorf("source %s: forget pruned objects in the inventory: %w", source, err)
 	}
 	return nil
 }

@@ -148,6 +148,16 @@ func (s *ConfigMapInventory) Save(ctx context.Context, inv *Inventory) error {
 	return nil
 }
 
+// Delete deletes the source's ConfigMap; one that is not there is no error.
+func (s *ConfigMapInventory) Delete(ctx context.Context, source string) error {
+	name := inventoryName(source)
+	err := s.client.Resource(configMaps).Namespace(s.namespace).Delete(ctx, name, metav1.DeleteOptions{})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("inventory ConfigMap %s/%s: delete: %w", s.namespace, name, err)
+	}
+	return nil
+}
+
 func (s *ConfigMapInventory) createNamespace(ctx context.Context) error {
 	ns := &unstructured.Unstructured{}
 	ns.SetAPIVersion("v1")
@@ -214,6 +224,9 @@ func decodeInventory(data string) (*Inventory, error) {
 			return nil, fmt.Errorf("a group of objects without apiVersion or kind")
 		}
 		for _, o := range g.Objects {
+			if o[0] == "" || o[1] == "" {
+				return nil, fmt.Errorf("%s %s: an object without a name or UID", g.APIVersion, g.Kind)
+			}
 			inv.Entries = append(inv.Entries, InventoryEntry{APIVersion: g.APIVersion, Kind: g.Kind, Namespace: g.Namespace, Name: o[0], UID: types.UID(o[1])})
 		}
 	}

@@ -3,6 +3,7 @@ package reconciler
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -12,8 +13,12 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/uuid"
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/plumbline/plumbline/manifests"
+	"github.com/plumbline/plumbline/report"
 )
 
 func TestInventoryName(t *testing.T) {
@@ -70,7 +75,8 @@ func TestInventoryEncodingRoundTrip(t *testing.T) {
 	if want := `{"apiVersion":"apps/v1","kind":"Deployment","namespace":"shop","objects":[["api","u4"],["web","u3"]]}`; !strings.Contains(data, want) {
 		t.Errorf("encoding %s does not group objects by kind and namespace as %s", data, want)
 	}
-	for _, bad := range []string{"", "{", `{"source":"x","objects":[{"kind":"Service","objects":[["a","b"]]}]}`} {
+	for _, bad := range []string{"", "{", `{"source":"x","objects":[{"kind":"Service","objects":[["a","b"]]}]}`,
+		`{"source":"x","objects":[{"apiVersion":"v1","kind":"Service","objects":[[]]}]}`} {
 		if _, err := decodeInventory(bad); err == nil {
 			t.Errorf("decodeInventory(%q) accepted it", bad)
 		}
@@ -198,27 +204,124 @@ func TestApplyKeepsLiveObjectsInTheInventoryUntilTheyAreGone(t *testing.T) {
 		}
 		var out []string
 		for _, e := range inv.Entries {
-			u, err := s.c.getEntry(s.ctx, e)
-			if err != nil || u == nil || u.GetUID() != e.UID {
-				t.Errorf("entry %+v: live %v, %v", e, u, err)
-			}
 			out = append(out, e.Kind+"/"+e.Namespace+"/"+e.Name)
 		}
 		return out
+	}
+	applyAll := func(objs []manifests.Object) {
+		us := make([]*unstructured.Unstructured, len(objs))
+		for i, o := range objs {
+			us[i] = o.Object
+		}
+		if err := s.c.Apply(s.ctx, us, ApplyOptions{SourceName: s.source, Complete: true}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	both := []string{"Service/" + s.namespace + "/nginx", "Deployment/" + s.namespace + "/nginx-deployment"}
 	if d := cmp.Diff(both, names()); d != "" {
 		t.Fatalf("after the first apply (-want +got):\n%s", d)
 	}
-	s.apply(s.without("Service", "nginx"))
+	applyAll(s.without("Service", "nginx"))
 	if d := cmp.Diff(both, names()); d != "" {
-		t.Errorf("after an apply without the Service (-want +got):\n%s", d)
+		t.Errorf("after a complete apply without the Service (-want +got):\n%s", d)
 	}
 	if err := env.Clientset.CoreV1().Services(s.namespace).Delete(s.ctx, "nginx", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	s.apply(s.without("Service", "nginx"))
+	if d := cmp.Diff(both, names()); d != "" {
+		t.Errorf("an apply of some objects checked the others (-want +got):\n%s", d)
+	}
+	applyAll(s.without("Service", "nginx"))
 	if d := cmp.Diff(both[1:], names()); d != "" {
-		t.Errorf("after the Service was deleted (-want +got):\n%s", d)
+		t.Errorf("after a complete apply once the Service was deleted (-want +got):\n%s", d)
+	}
+	// Pruning forgets what it deleted.
+	ref := report.ObjectRef{APIVersion: "apps/v1", Kind: "Deployment", Namespace: s.namespace, Name: "nginx-deployment"}
+	if err := s.c.ForgetApplied(s.ctx, s.source, ref); err != nil {
+		t.Fatal(err)
+	}
+	if got := names(); len(got) != 0 {
+		t.Errorf("after ForgetApplied: %v", got)
+	}
+}
+
+func TestFirstInventoryStartsFromTheLabel(t *testing.T) {
+	s := newScenario(t, "nginx-story")
+	s.waitForEndpoints("nginx")
+	// The source as it was before inventories: labelled objects, and none recorded.
+	s.dropInventory()
+	s.createConfigMap(s.namespace, "left-behind", "kubectl-create", map[string]string{LabelSource: s.source})
+	if err := s.c.ForgetApplied(s.ctx, s.source, refOf(s.objects[0].Object)); err != nil {
+		t.Fatal(err)
+	}
+	if inv, err := s.c.inventoryStore().Load(s.ctx, s.source); err != nil || inv.Exists() {
+		t.Fatalf("ForgetApplied made an inventory: %+v, %v", inv, err)
+	}
+
+	// A revert applies one object; the inventory it starts holds what the label said.
+	if err := s.c.Apply(s.ctx, []*unstructured.Unstructured{s.objects[0].Object}, ApplyOptions{SourceName: s.source}); err != nil {
+		t.Fatal(err)
+	}
+	inv, err := s.c.inventoryStore().Load(s.ctx, s.source)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range inv.Entries {
+		got = append(got, e.Kind+"/"+e.Name)
+	}
+	if d := cmp.Diff([]string{"ConfigMap/left-behind", "Service/nginx", "Deployment/nginx-deployment"}, got); d != "" {
+		t.Errorf("first inventory (-want +got):\n%s", d)
+	}
+	want := []extra{{"ConfigMap", s.namespace, "left-behind", report.ReasonPrunedFromGit}}
+	if d := cmp.Diff(want, extrasOf(t, s.diff(s.objects))); d != "" {
+		t.Errorf("extra findings (-want +got):\n%s", d)
+	}
+}
+
+// TestInventoryDecodeRoundTrips decodes what a person may have written into the ConfigMap, and
+// encodes it back unchanged. (No fuzz target: this package's TestMain starts a control plane in
+// every fuzz worker.)
+func TestInventoryDecodeRoundTrips(t *testing.T) {
+	for _, data := range []string{
+		`{"source":"shop","objects":[{"apiVersion":"apps/v1","kind":"Deployment","namespace":"shop","objects":[["web","u1"]]}]}`,
+		`{"source":"","objects":[{"apiVersion":"v1","kind":"Namespace","objects":[["a","b","c"]]}]}`,
+		`{"source":"x","objects":[{"apiVersion":"v1","kind":"Service","namespace":"a","objects":[["s","1"]]},{"apiVersion":"v1","kind":"Service","namespace":"a","objects":[["s","2"]]}],"extra":1}`,
+	} {
+		inv, err := decodeInventory(data)
+		if err != nil {
+			t.Fatalf("decode %s: %v", data, err)
+		}
+		again, err := encodeInventory(inv)
+		if err != nil {
+			t.Fatalf("encode what was decoded: %v", err)
+		}
+		back, err := decodeInventory(again)
+		if err != nil {
+			t.Fatalf("decode what was encoded: %v\n%s", err, again)
+		}
+		if d := cmp.Diff(inv, back); d != "" {
+			t.Errorf("round trip of %s (-first +second):\n%s", data, d)
+		}
+	}
+}
+
+func TestCorruptInventoryIsAnErrorNamingIt(t *testing.T) {
+	s := newScenario(t, "nginx-story")
+	for _, tt := range []struct{ data, want string }{
+		{`{"source":`, "inventory ConfigMap plumbline-system/" + inventoryName(s.source) + ": key inventory.json: unexpected end of JSON input"},
+		{`{"source":"someone-else","objects":[]}`, "inventory ConfigMap plumbline-system/" + inventoryName(s.source) + ` holds the inventory of source "someone-else", not "` + s.source + `"`},
+	} {
+		_, err := env.Clientset.CoreV1().ConfigMaps(InventoryNamespace).Patch(s.ctx, inventoryName(s.source), types.MergePatchType,
+			[]byte(`{"data":{"inventory.json":`+strconv.Quote(tt.data)+`}}`), metav1.PatchOptions{FieldManager: "kubectl-edit"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts := DefaultDiffOptions()
+		opts.SourceName = s.source
+		if _, err := s.c.Diff(s.ctx, s.objects, opts); err == nil || err.Error() != tt.want {
+			t.Errorf("diff with inventory %s: error %v\nwant %s", tt.data, err, tt.want)
+		}
 	}
 }
