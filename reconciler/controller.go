@@ -183,10 +183,10 @@ func (c *Controller) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	start := c.opts.Now()
 	var src v1alpha1.Source
 	if err := c.client.Get(ctx, req.NamespacedName, &src); err != nil {
-		if apierrors.IsNotFound(err) {
+		if apierrors.IsNotFound(err) { // the Source is gone: its objects stay, its inventory goes
 			c.forget(req.NamespacedName)
 			c.metrics.forget(req.String())
-			return reconcile.Result{}, nil
+			return reconcile.Result{}, c.cluster.DeleteInventory(ctx, sourceLabel(req.NamespacedName))
 		}
 		return reconcile.Result{}, err
 	}

@@ -32,10 +32,16 @@ func (c *Controller) act(ctx context.Context, src *v1alpha1.Source, st *sourceSt
 	desired := c.desiredByRef(st, src.Namespace)
 	opts := ApplyOptions{SourceName: c.sourceLabelOf(src), DefaultNamespace: src.Namespace}
 	var appliedEntries []InventoryEntry
+	var pruned []report.ObjectRef
 	defer func() { // one inventory write for the whole pass, not one per object
 		if len(appliedEntries) > 0 {
-			if err := writer.recordApplied(ctx, opts.SourceName, appliedEntries); err != nil {
+			if err := writer.recordApplied(ctx, opts.SourceName, appliedEntries, false); err != nil {
 				c.opts.Log.Error("record inventory", "source", source, "err", err)
+			}
+		}
+		if len(pruned) > 0 {
+			if err := c.cluster.ForgetApplied(ctx, opts.SourceName, pruned...); err != nil {
+				c.opts.Log.Error("forget pruned objects", "source", source, "err", err)
 			}
 		}
 	}()
@@ -58,7 +64,9 @@ func (c *Controller) act(ctx context.Context, src *v1alpha1.Source, st *sourceSt
 				appliedEntries = append(appliedEntries, e)
 			}
 		case ActPrune:
-			err = writer.Delete(ctx, a.Object, "")
+			if err = writer.Delete(ctx, a.Object, ""); err == nil {
+				pruned = append(pruned, a.Object)
+			}
 		}
 		result := "ok"
 		if err != nil {

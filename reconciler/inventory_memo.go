@@ -55,3 +55,11 @@ func (m *memoInventory) remember(inv *Inventory) {
 	m.byID[inv.Source] = c
 	m.mu.Unlock()
 }
+
+// Delete removes the source's inventory from the store and from memory.
+func (m *memoInventory) Delete(ctx context.Context, source string) error {
+	m.mu.Lock()
+	delete(m.byID, source)
+	m.mu.Unlock()
+	return m.next.Delete(ctx, source)
+}
