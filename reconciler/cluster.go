@@ -3,6 +3,7 @@ package reconciler
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"golang.org/x/sync/singleflight"
 
@@ -44,6 +45,9 @@ type Cluster struct {
 	schemaFetch singleflight.Group
 	// inventory, when set, is the store of inventories; nil is the ConfigMap store.
 	inventory InventoryStore
+	// mappings remembers where each kind is served; a kind not served is asked again, since a
+	// CRD may come.
+	mappings sync.Map
 }
 
 // NewCluster returns a Cluster for cfg. Discovery is cached in memory for the Cluster's life.
@@ -72,11 +76,16 @@ type mapping struct {
 }
 
 func (c *Cluster) mappingFor(gvk schema.GroupVersionKind) (mapping, error) {
+	if m, ok := c.mappings.Load(gvk); ok { // the discovery mapper costs microseconds a call
+		return m.(mapping), nil
+	}
 	m, err := c.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 	if err != nil {
 		return mapping{}, fmt.Errorf("the cluster does not serve %s: %w", gvk, err)
 	}
-	return mapping{gvr: m.Resource, namespaced: m.Scope.Name() == meta.RESTScopeNameNamespace}, nil
+	found := mapping{gvr: m.Resource, namespaced: m.Scope.Name() == meta.RESTScopeNameNamespace}
+	c.mappings.Store(gvk, found)
+	return found, nil
 }
 
 // resource returns the client for one object's kind and namespace.

@@ -105,6 +105,9 @@ type sourceState struct {
 	// state is made (a start, a leader change), and kept here after: the cached Source that a
 	// reconcile reads may not show the status the previous one wrote yet.
 	incidents map[string]*report.Incident
+	// memo holds the comparisons of unchanged objects, for memoFor (revision and generation).
+	memo    *CompareMemo
+	memoFor string
 	// actErr is the last revert or prune of this pass that failed, for the Drifted condition.
 	actErr string
 	// appliedRevision is the commit last applied, read from the status once.

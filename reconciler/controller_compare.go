@@ -29,8 +29,18 @@ func (c *Controller) compare(ctx context.Context, src *v1alpha1.Source, st *sour
 	}
 	opts.Diff.Ignore = rules
 	opts.Live, opts.InventoryOnly = c.live, true
+	if st.memo == nil || st.memoFor != memoScope(st, src) {
+		st.memo, st.memoFor = NewCompareMemo(), memoScope(st, src)
+	}
+	opts.Memo = st.memo
 	opts.Images = &ImageOptions{Resolver: c.opts.Images, Lock: st.lock, Keychain: images.DockerKeychain()}
 	return c.cluster.Diff(ctx, st.desired, opts)
+}
+
+// memoScope names what a Source's comparisons depend on besides the live objects: the desired
+// state's revision and the spec (ignore rules, interactive managers).
+func memoScope(st *sourceState, src *v1alpha1.Source) string {
+	return st.revision.Revision + "/" + strconv.FormatInt(src.Generation, 10)
 }
 
 // ignoreRules converts the Source's inline ignore rules.

@@ -34,6 +34,9 @@ type DiffOptions struct {
 	// Policy evaluates rules on the live objects, and reports the violations that Git does not
 	// have (drift into a violation); nil skips them.
 	Policy *policy.Engine
+	// Memo, when set, reuses the comparison of an object whose live twin has not changed since
+	// an earlier Diff with the same desired objects and options. Nil compares every object.
+	Memo *CompareMemo
 	// InventoryOnly takes pruned-from-git Extras from the source's inventory alone: a source
 	// without one has none, and the label is never searched for (a search of every resource of
 	// the cluster). The controller sets it: only its own applies write the label.
@@ -212,6 +215,13 @@ func (run *diffRun) compare(ctx context.Context, targets []*target) error {
 			run.add(missingFinding(t.desired))
 			continue
 		}
+		key := memoKey{obj: keyOf(desired), uid: t.live.GetUID(), resourceVersion: t.live.GetResourceVersion()}
+		if res, ok := run.opts.Memo.get(key); ok {
+			if res.HasChanges() {
+				run.add(modifiedFinding(t.desired, res.Fields))
+			}
+			continue
+		}
 		eg.Go(func() error {
 			res, err := run.differ.Compare(ectx, desired, t.live)
 			if err != nil {
@@ -221,6 +231,7 @@ func (run *diffRun) compare(ctx context.Context, targets []*target) error {
 				run.fail(desired, err)
 				return nil
 			}
+			run.opts.Memo.put(key, res)
 			if res.HasChanges() {
 				run.add(modifiedFinding(t.desired, res.Fields))
 			}

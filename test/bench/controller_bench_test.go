@@ -48,6 +48,9 @@ func (c *requestCounter) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	c.mu.Lock()
 	c.seen[key]++
+	if c.seen[key] <= 2 && os.Getenv("PLUMBLINE_BENCH_URLS") != "" {
+		fmt.Fprintln(os.Stderr, "REQUEST", key, req.URL.String())
+	}
 	c.mu.Unlock()
 	return c.next.RoundTrip(req)
 }
@@ -90,6 +93,9 @@ func (l *latencyNotifier) Notify(_ context.Context, n reconciler.Notification) e
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, inc := range n.Incidents {
+		if inc.Type != "Modified" {
+			continue
+		}
 		if _, ok := l.opened[inc.Object.String()]; !ok {
 			l.opened[inc.Object.String()] = time.Now()
 		}
@@ -104,12 +110,20 @@ func (l *latencyNotifier) at(obj string) (time.Time, bool) {
 	return t, ok
 }
 
-const (
-	benchSources    = 10
+var (
+	benchSources    = envInt("PLUMBLINE_BENCH_SOURCES", 10)
 	benchConfigMaps = 300
 	benchServices   = 100
 	benchWorkloads  = 100
 )
+
+func envInt(name string, def int) int {
+	var n int
+	if _, err := fmt.Sscan(os.Getenv(name), &n); err == nil && n > 0 {
+		return n
+	}
+	return def
+}
 
 // sourceTree is one Source's repository: ConfigMaps, headless Services and Deployments scaled
 // to zero (no Pods), pinned by digest and hardened, so that no image or policy finding shows.
