@@ -16,6 +16,7 @@ import (
 
 func newDemoCommand(g *globalFlags) *cobra.Command {
 	var keep bool
+	var crdFile string
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Tell Plumbline's stories end to end against the cluster of your kubeconfig",
@@ -35,6 +36,7 @@ Its namespace carries the label plumbline.dev/demo=true, should a killed run lea
 			if err != nil {
 				return err
 			}
+			d.crdFile = crdFile
 			err = d.run(ctx)
 			if ctx.Err() != nil {
 				err = fmt.Errorf("demo interrupted: %w", context.Cause(ctx))
@@ -42,6 +44,7 @@ Its namespace carries the label plumbline.dev/demo=true, should a killed run lea
 			return errors.Join(err, d.close(ctx, keep))
 		},
 	}
+	cmd.Flags().StringVar(&crdFile, "crd", "", "the Source CRD, installed for the controller's story when the cluster does not serve it, and removed after (default: deploy/crd/plumbline.dev_sources.yaml in this folder or one above it)")
 	cmd.Flags().BoolVar(&keep, "keep", false, "keep the Git repository on disk and print where it is (the namespace is deleted all the same)")
 	return cmd
 }
@@ -56,6 +59,9 @@ type demo struct {
 	namespace   string
 	kube        *kubernetes.Clientset // for what the demo does behind the scenes (pod status)
 	failures    []string
+	// crdFile is the Source CRD; installedCRD says the demo installed it, so removes it.
+	crdFile      string
+	installedCRD bool
 }
 
 // section prints a story's title.

@@ -10,6 +10,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/plumbline/plumbline/reconciler"
 )
 
 // demoLabel marks the demo's namespace, so that one a killed run left behind can be found:
@@ -30,7 +32,12 @@ func (d *demo) close(ctx context.Context, keep bool) error {
 	if d.namespace != "" {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), demoCleanupTimeout)
 		defer cancel()
-		errs = append(errs, d.deleteNamespace(ctx))
+		errs = append(errs, d.deleteNamespace(ctx), d.deleteInventories(ctx))
+	}
+	if d.installedCRD {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), demoCleanupTimeout)
+		defer cancel()
+		errs = append(errs, d.kubectl(ctx, "delete", "customresourcedefinition", "sources.plumbline.dev", "--wait=false"))
 	}
 	if keep {
 		fmt.Fprintf(d.out, "The demo repository stays at %s\n", d.repo)
@@ -65,4 +72,18 @@ func (d *demo) deleteNamespace(ctx context.Context) error {
 	}
 	fmt.Fprintf(d.out, "Namespace %s is gone.\n", d.namespace)
 	return nil
+}
+
+// deleteInventories removes the inventories of what the demo applied: its own apply's, and the
+// controller's Source's.
+func (d *demo) deleteInventories(ctx context.Context) error {
+	cfg, _, err := (&kubeFlags{}).config()
+	if err != nil {
+		return err
+	}
+	c, err := reconciler.NewCluster(cfg)
+	if err != nil {
+		return err
+	}
+	return errors.Join(c.DeleteInventory(ctx, demoSource), c.DeleteInventory(ctx, d.namespace+".shop"))
 }

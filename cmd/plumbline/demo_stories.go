@@ -65,6 +65,10 @@ func (d *demo) run(ctx context.Context) error {
 	}
 	d.plumbline(ctx, exitOK, diff...)
 
+	if err := d.controllerStory(ctx, nginx); err != nil {
+		return err
+	}
+
 	d.section("Story: an image rebuilt under the same tag")
 	d.say("A developer rebuilds %s and pushes it under the same tag. The manifest in Git did not change.", nginx)
 	rebuilt, err := d.registry.push(ctx, nginx)

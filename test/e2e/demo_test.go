@@ -16,6 +16,8 @@ func TestDemo(t *testing.T) {
 		"Reason: Image changed from '",
 		"Policy Violation: Use of 'latest' tag is disallowed.",
 		"was rebuilt under the same tag",
+		"] opened: Deployment/",
+		"] reverted: Deployment/",
 		"[disallow-privileged, critical]",
 		"All stories told.",
 	} {
