@@ -3,6 +3,7 @@ package diff
 import (
 	"context"
 	"fmt"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
@@ -54,7 +55,7 @@ func (c *comparison) interactiveAdditions(ctx context.Context, added *fieldpath.
 	}
 	created, err := c.create(ctx)
 	if err != nil {
-		if refusedName(err) {
+		if refusedName(err) || apierrors.IsForbidden(err) {
 			return c.withoutDefaults(all, err), nil
 		}
 		return nil, fmt.Errorf("dry-run create (to learn the server's defaults): %w", err)

@@ -15,6 +15,9 @@ import (
 // Notes on fields whose verdict the server could not confirm.
 const (
 	noteUnconfirmed = "not confirmed by the API server, which refused Git's object merged onto the live one: %s"
+	// noteForbidden marks a field compared locally because this identity may not dry-run (a
+	// read-only install): normalisation is the local comparison's only.
+	noteForbidden = "compared without the API server's dry run, which RBAC forbids to this identity"
 )
 
 // declaredDrift returns the declared fields whose live value differs from the value the server
@@ -40,6 +43,9 @@ func (c *comparison) declaredDrift(ctx context.Context, local *typed.Comparison)
 	applied, err := c.apply(ctx, c.opts.FieldManager)
 	if refused(err) {
 		return c.unconfirmedDrift(ctx, suspects, err)
+	}
+	if apierrors.IsForbidden(err) {
+		return c.localDrift(suspects), nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("dry-run apply: %w", err)
@@ -119,6 +125,20 @@ func (c *comparison) unconfirmedDrift(ctx context.Context, suspects *fieldpath.S
 		fields = append(fields, f)
 	}
 	return fields, nil
+}
+
+// localDrift reports the suspects of the local comparison as they are, noted, for an identity
+// that may not dry-run: a read-only install still alerts.
+func (c *comparison) localDrift(suspects *fieldpath.Set) []Field {
+	var fields []Field
+	for _, p := range topmost(suspects) {
+		f := Field{Path: p.String(), Note: noteForbidden}
+		f.Desired, _ = valueAt(c.desired.Object, p)
+		f.Live, _ = valueAt(c.live.Object, p)
+		c.attribute(&f, p)
+		fields = append(fields, f)
+	}
+	return fields
 }
 
 // refused reports whether the server refused a dry run because the object it would store is

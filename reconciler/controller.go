@@ -60,6 +60,8 @@ type ControllerOptions struct {
 	// APIReader reads Sources from the API server itself, past the cache, when a status write
 	// conflicts. Default: the controller's client.
 	APIReader client.Reader
+	// Metrics are the collectors the controller counts in. Default: new ones (see Metrics()).
+	Metrics *Metrics
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 }
@@ -143,6 +145,9 @@ func NewController(c client.Client, cfg *rest.Config, opts ControllerOptions) (*
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.Metrics == nil {
+		opts.Metrics = NewMetrics()
+	}
 	if opts.APIReader == nil {
 		opts.APIReader = c
 	}
@@ -153,7 +158,7 @@ func NewController(c client.Client, cfg *rest.Config, opts ControllerOptions) (*
 	cluster.inventory = newMemoInventory(cluster.inventoryStore())
 	return &Controller{
 		client: c, reader: opts.APIReader, cluster: cluster, config: rest.CopyConfig(cfg), opts: opts,
-		metrics: NewMetrics(), watches: newWatchSet(),
+		metrics: opts.Metrics, watches: newWatchSet(),
 		sources: map[types.NamespacedName]*sourceState{}, writers: map[string]*Cluster{},
 	}, nil
 }

@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -167,7 +168,10 @@ func (s *controllerScene) createSource(spec v1alpha1.SourceSpec) {
 
 // start runs a manager with the controller, its cache bounded to the scene's namespace so
 // that tests do not see each other's Sources. It returns once the manager runs; stop ends it.
-func (s *controllerScene) start() {
+func (s *controllerScene) start() { s.startAs(env.Config) }
+
+// startAs runs the controller with cfg's identity.
+func (s *controllerScene) startAs(cfg *rest.Config) {
 	s.t.Helper()
 	scheme := runtime.NewScheme()
 	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, v1alpha1.AddToScheme} {
@@ -176,7 +180,7 @@ func (s *controllerScene) start() {
 		}
 	}
 	ctrl.SetLogger(logr.FromSlogHandler(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})))
-	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
@@ -187,7 +191,7 @@ func (s *controllerScene) start() {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	ctl, err := NewController(mgr.GetClient(), env.Config, ControllerOptions{
+	ctl, err := NewController(mgr.GetClient(), cfg, ControllerOptions{
 		GitCacheDir: s.t.TempDir(), Notifier: s.notes, APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("plumbline"),
 		RevertBackoff: Backoff{Initial: 200 * time.Millisecond, Factor: 1.5, Cap: 2 * time.Second, Quiet: 10 * time.Second},
 	})

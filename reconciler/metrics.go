@@ -1,6 +1,8 @@
 package reconciler
 
 import (
+	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,6 +19,7 @@ type Metrics struct {
 	Fights           prometheus.Counter
 	DetectionLatency prometheus.Histogram
 	LastSuccess      *prometheus.GaugeVec
+	RegistryRequests *prometheus.CounterVec
 }
 
 // NewMetrics returns unregistered collectors.
@@ -35,6 +38,8 @@ func NewMetrics() *Metrics {
 		DetectionLatency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "plumbline_drift_detection_latency_seconds",
 			Help:    "From the watch event of a live change to the notifier call of its incident.",
 			Buckets: []float64{0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30}}),
+		RegistryRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "plumbline_registry_requests_total",
+			Help: "Requests to image registries, by result: the status class (2xx, 4xx, 5xx) or error."}, []string{"result"}),
 		LastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "plumbline_last_successful_sync_timestamp_seconds",
 			Help: "When each Source was last fetched, rendered and compared without error."}, []string{"source"}),
 	}
@@ -42,7 +47,7 @@ func NewMetrics() *Metrics {
 
 // Collectors returns every collector, for registration.
 func (m *Metrics) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.Findings, m.ReconcileSeconds, m.GitFetches, m.Reverts, m.Fights, m.DetectionLatency, m.LastSuccess}
+	return []prometheus.Collector{m.Findings, m.ReconcileSeconds, m.GitFetches, m.Reverts, m.Fights, m.DetectionLatency, m.LastSuccess, m.RegistryRequests}
 }
 
 func (m *Metrics) reconciled(source string, took time.Duration, ok bool, now time.Time) {
@@ -62,4 +67,25 @@ func (m *Metrics) findings(source string, r *report.Report) {
 func (m *Metrics) forget(source string) {
 	m.Findings.DeletePartialMatch(prometheus.Labels{"source": source})
 	m.LastSuccess.DeleteLabelValues(source)
+}
+
+// CountingTransport counts each request to a registry in RegistryRequests, by result.
+func (m *Metrics) CountingTransport(next http.RoundTripper) http.RoundTripper {
+	return countingTransport{next: next, counter: m.RegistryRequests}
+}
+
+type countingTransport struct {
+	next    http.RoundTripper
+	counter *prometheus.CounterVec
+}
+
+func (t countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.next.RoundTrip(req)
+	switch {
+	case err != nil:
+		t.counter.WithLabelValues("error").Inc()
+	default:
+		t.counter.WithLabelValues(fmt.Sprintf("%dxx", resp.StatusCode/100)).Inc()
+	}
+	return resp, err
 }

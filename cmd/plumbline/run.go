@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -110,9 +111,13 @@ func (f *runFlags) run(cmd *cobra.Command, g *globalFlags) error {
 	if err != nil {
 		return fmt.Errorf("controller manager: %w", err)
 	}
+	metricSet := reconciler.NewMetrics()
 	var resolver *images.Resolver
 	if !f.offline {
-		if resolver, err = images.NewResolver(images.WithUserAgent("plumbline/" + version)); err != nil {
+		// Digests are asked again at each Source's interval at the latest (the default 1m).
+		resolver, err = images.NewResolver(images.WithUserAgent("plumbline/"+version), images.WithCacheTTL(time.Minute),
+			images.WithTransport(metricSet.CountingTransport(remote.DefaultTransport)))
+		if err != nil {
 			return err
 		}
 	}
@@ -124,6 +129,7 @@ func (f *runFlags) run(cmd *cobra.Command, g *globalFlags) error {
 		Images:         resolver,
 		FightThreshold: f.fightThreshold,
 		FightWindow:    f.fightWindow,
+		Metrics:        metricSet,
 	})
 	if err != nil {
 		return err
