@@ -107,6 +107,13 @@ type sourceState struct {
 	// state is made (a start, a leader change), and kept here after: the cached Source that a
 	// reconcile reads may not show the status the previous one wrote yet.
 	incidents map[string]*report.Incident
+	// dirty says a watch event came since the last pass; passedFor and passedAt are the scope
+	// (revision, generation) and time of the last pass; hasTags says the desired state runs
+	// images by tag, which the registry may rebuild.
+	dirty     bool
+	passedFor string
+	passedAt  time.Time
+	hasTags   bool
 	// memo holds the comparisons of unchanged objects, for memoFor (revision and generation).
 	memo    *CompareMemo
 	memoFor string
@@ -215,6 +222,9 @@ func (c *Controller) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		return reconcile.Result{RequeueAfter: next}, c.writeFailedStatus(ctx, &src, st)
 	}
 	c.watches.ensure(ctx, req.NamespacedName, st.desired, c.namespaceOf(src.Namespace))
+	if !c.passDue(st, &src) {
+		return reconcile.Result{RequeueAfter: next}, nil // nothing changed: steady state costs nothing
+	}
 	rep, err := c.compare(ctx, &src, st)
 	if err != nil && ctx.Err() != nil {
 		return reconcile.Result{}, nil // stopping
@@ -225,6 +235,9 @@ func (c *Controller) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		return reconcile.Result{RequeueAfter: next}, c.writeFailedStatus(ctx, &src, st)
 	}
 	wait, err := c.settle(ctx, &src, st, rep)
+	if wait > 0 {
+		c.markDirty(st) // a revert waits for its backoff: pass again then
+	}
 	c.metrics.reconciled(req.String(), c.opts.Now().Sub(start), err == nil && st.pollErr == nil, c.opts.Now())
 	if err != nil {
 		return reconcile.Result{}, err
@@ -252,12 +265,57 @@ func (c *Controller) namespaceOf(defaultNamespace string) func(*unstructured.Uns
 	}
 }
 
+// passDue reports whether the Source needs a comparison: after a new commit or spec, a new
+// Source error to tell, a watch
+// event of one of its objects, a revert waiting for its backoff, and at every poll of a Source
+// whose images are tags (the registry may serve another digest now). A Source whose images are
+// all pinned, with nothing changed, costs no pass at all. It clears the dirty mark.
+func (c *Controller) passDue(st *sourceState, src *v1alpha1.Source) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	scope := memoScope(st, src)
+	errMsg := ""
+	if st.pollErr != nil {
+		errMsg = st.pollErr.Error()
+	}
+	due := st.dirty || st.passedFor != scope || (st.hasTags && st.passedAt.Before(st.polledAt)) || errMsg != st.announcedErr
+	st.dirty, st.passedFor, st.passedAt = false, scope, c.opts.Now()
+	return due
+}
+
+// markDirty asks for another pass of the Source.
+func (c *Controller) markDirty(st *sourceState) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st.dirty = true
+}
+
+// hasTagImages reports whether a workload among objs runs an image by tag, not by digest.
+func hasTagImages(objs []manifests.Object) bool {
+	for _, o := range objs {
+		w, ok, err := workloadOf(o.Object)
+		if err != nil {
+			return true // an error is the checks' to report, at every pass
+		}
+		if !ok {
+			continue
+		}
+		for _, ct := range containers(w.spec) {
+			if !strings.Contains(ct.image, "@sha256:") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // onEvent remembers when a watch event first came for an object since its Source last
 // announced it, for the detection-latency metric.
 func (c *Controller) onEvent(src types.NamespacedName, ref report.ObjectRef, at time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if st := c.sources[src]; st != nil {
+		st.dirty = true
 		if _, ok := st.changedAt[ref]; !ok {
 			st.changedAt[ref] = at
 		}

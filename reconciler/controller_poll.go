@@ -94,6 +94,7 @@ func (c *Controller) pollOnce(ctx context.Context, src *v1alpha1.Source, st *sou
 		return failed(ReasonPolicyBlocked, err)
 	}
 	st.good, st.desired, st.revision, st.engine, st.lock = true, objs, revision, engine, lock
+	st.hasTags = hasTagImages(objs)
 	st.fights.reset() // Git changed: what was fought over may be settled by the new commit
 	return nil
 }
