@@ -185,7 +185,7 @@ func (s *controllerScene) startAs(cfg *rest.Config) {
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 		Controller:             config.Controller{SkipNameValidation: ptr.To(true)},
-		Cache:                  cache.Options{DefaultNamespaces: map[string]cache.Config{s.ns: {}}},
+		Cache:                  cache.Options{DefaultNamespaces: map[string]cache.Config{s.ns: {}}, DefaultTransform: StripForDiff},
 		Client:                 client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
 	})
 	if err != nil {

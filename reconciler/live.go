@@ -48,3 +48,27 @@ func (l CacheLive) List(ctx context.Context, gvk schema.GroupVersionKind, namesp
 	}
 	return list.Items, nil
 }
+
+// StripForDiff is a cache transform (controller-runtime's cache.Options.DefaultTransform) that
+// drops what the comparison never reads from the live objects the controller watches: the
+// status of every kind but Pods (whose status holds the digests they run), and kubectl's
+// last-applied-configuration annotation, often the largest field of an object. Typed objects
+// (the Sources) pass untouched.
+func StripForDiff(obj any) (any, error) {
+	u, ok := obj.(*unstructured.Unstructured)
+	if !ok {
+		return obj, nil
+	}
+	if u.GetKind() != "Pod" {
+		delete(u.Object, "status")
+	}
+	if ann := u.GetAnnotations(); ann != nil {
+		if _, ok := ann[lastApplied]; ok {
+			delete(ann, lastApplied)
+			u.SetAnnotations(ann)
+		}
+	}
+	return u, nil
+}
+
+const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"

@@ -95,7 +95,7 @@ func (d *demo) controllerStory(ctx context.Context, nginx string) error {
 	ctrl.SetLogger(logr.FromSlogHandler(slog.NewTextHandler(io.Discard, nil)))
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
-		Cache:  cache.Options{DefaultNamespaces: map[string]cache.Config{d.namespace: {}}},
+		Cache:  cache.Options{DefaultNamespaces: map[string]cache.Config{d.namespace: {}}, DefaultTransform: reconciler.StripForDiff},
 		Client: client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
 	})
 	if err != nil {
