@@ -106,7 +106,7 @@ func (f *runFlags) run(cmd *cobra.Command, g *globalFlags) error {
 		LeaseDuration:                 &f.leaseDuration,
 		RenewDeadline:                 &f.renewDeadline,
 		RetryPeriod:                   &f.retryPeriod,
-		Cache: cache.Options{DefaultTransform: reconciler.StripForDiff},
+		Cache:                         cache.Options{DefaultTransform: reconciler.StripForDiff},
 		// Secrets are read when needed, never cached: the controller holds no copy of them.
 		Client: client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
 	})
