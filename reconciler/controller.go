@@ -266,10 +266,10 @@ func (c *Controller) namespaceOf(defaultNamespace string) func(*unstructured.Uns
 }
 
 // passDue reports whether the Source needs a comparison: after a new commit or spec, a new
-// Source error to tell, a watch
-// event of one of its objects, a revert waiting for its backoff, and at every poll of a Source
-// whose images are tags (the registry may serve another digest now). A Source whose images are
-// all pinned, with nothing changed, costs no pass at all. It clears the dirty mark.
+// Source error to tell, a watch event of one of its objects, a revert waiting for its backoff,
+// and at every poll of a Source whose images are tags (the registry may serve another digest
+// now). A Source whose images are all pinned, with nothing changed, costs no pass at all. It
+// clears the dirty mark.
 func (c *Controller) passDue(st *sourceState, src *v1alpha1.Source) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
