@@ -209,3 +209,45 @@ func TestControllerPrunesWithinLimits(t *testing.T) {
 	s.ready(0)
 	s.deployment()
 }
+
+// TestControllerBadSourcesStallNothing: a Source with an unreachable repository and one whose
+// credentials Secret is missing go Ready=False naming the field; a good Source in the same
+// controller is compared and alerted on all the same.
+func TestControllerBadSourcesStallNothing(t *testing.T) {
+	s := newControllerScene(t, "controller-nginx")
+	s.applyAsCD("controller-nginx")
+	s.createSource(v1alpha1.SourceSpec{})
+	for name, spec := range map[string]v1alpha1.SourceSpec{
+		"unreachable":    {Repo: "file:///nonexistent/platform-apps.git"},
+		"missing-secret": {Repo: "file://" + s.repo, SecretRef: &v1alpha1.LocalObjectReference{Name: "git-credentials"}},
+	} {
+		src := &v1alpha1.Source{ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: name}, Spec: spec}
+		if err := s.client.Create(t.Context(), src); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.start()
+	s.ready(0)
+	for name, want := range map[string][]string{
+		"unreachable":    {ReasonFetchFailed, "spec.repo", "/nonexistent/platform-apps.git"},
+		"missing-secret": {ReasonInvalidSpec, "spec.secretRef", "git-credentials"},
+	} {
+		s.eventually(10*time.Second, "Source "+name+" Ready=False", func() bool {
+			var src v1alpha1.Source
+			if err := s.client.Get(t.Context(), client.ObjectKey{Namespace: s.ns, Name: name}, &src); err != nil {
+				t.Fatal(err)
+			}
+			c := findCondition(&src, v1alpha1.ConditionReady)
+			return c != nil && c.Status == metav1.ConditionFalse && c.Reason == want[0] &&
+				strings.Contains(c.Message, want[1]) && strings.Contains(c.Message, want[2])
+		})
+	}
+	s.kubectl("set", "image", "deployment/nginx-deployment", "nginx=nginx:latest")
+	s.eventually(3*time.Second, "the good Source's drift alerted", func() bool {
+		return containsLine(openedMessages(s.notes.of(EventOpened)), "Image changed from 'nginx:1.21.0' to 'nginx:latest'")
+	})
+	failures := s.notes.of(EventSourceFailed)
+	if len(failures) != 2 {
+		t.Errorf("want one source-failed notification per bad Source, got:\n%s", s.notes)
+	}
+}
