@@ -5,7 +5,9 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/plumbline/plumbline/api/v1alpha1"
@@ -85,4 +87,38 @@ func TestControllerAlertsOnOutOfBandEdit(t *testing.T) {
 		return len(r) == 1 && len(r[0].Incidents) == 2
 	})
 	s.ready(0)
+}
+
+// TestControllerSeesAPodOnAnUnapprovedDigest: a pod of a managed Deployment that starts on a
+// digest Git did not approve is told within seconds, from the Pod watch, with no poll.
+func TestControllerSeesAPodOnAnUnapprovedDigest(t *testing.T) {
+	s := newControllerScene(t, "controller-nginx")
+	s.applyAsCD("controller-nginx")
+	s.createSource(v1alpha1.SourceSpec{Interval: &metav1.Duration{Duration: time.Hour}})
+	s.start()
+	s.ready(0)
+	var pods corev1.PodList
+	s.eventually(30*time.Second, "the Deployment's pods", func() bool {
+		if err := s.client.List(t.Context(), &pods, client.InNamespace(s.ns), client.MatchingLabels{"app": "nginx"}); err != nil {
+			t.Fatal(err)
+		}
+		return len(pods.Items) > 0
+	})
+	pod := pods.Items[0]
+	unapproved := "docker.io/library/nginx@sha256:" + strings.Repeat("b", 64)
+	pod.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "nginx", Image: "nginx:1.21.0", ImageID: unapproved, Ready: true,
+		State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.Now()}}}}
+	if err := s.client.Status().Update(t.Context(), &pod); err != nil {
+		t.Fatal(err)
+	}
+	s.eventually(5*time.Second, "the running digest told", func() bool {
+		for _, n := range s.notes.of(EventOpened) {
+			for _, inc := range n.Incidents {
+				if inc.Type == report.RunningImageMismatch && strings.Contains(inc.Findings[0].Message, pod.Name) {
+					return true
+				}
+			}
+		}
+		return false
+	})
 }

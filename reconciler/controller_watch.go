@@ -3,6 +3,7 @@ package reconciler
 import (
 	"context"
 	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -59,15 +60,24 @@ func (w *watchSet) ensure(ctx context.Context, src types.NamespacedName, desired
 	w.mu.Lock()
 	w.forgetLocked(src)
 	var kinds []schema.GroupVersionKind
+	watch := func(gvk schema.GroupVersionKind) {
+		if !w.watched[gvk] && w.cache != nil {
+			w.watched[gvk] = true
+			kinds = append(kinds, gvk)
+		}
+	}
 	for _, o := range desired {
 		u := o.Object
 		k := objectKey{gk: u.GroupVersionKind().GroupKind(), namespace: defaultNamespace(u), name: u.GetName()}
 		w.declared[src] = append(w.declared[src], k)
 		add(w.byObject, k, src)
 		add(w.byKind, kindInNamespace{gk: k.gk, namespace: k.namespace}, src)
-		if gvk := u.GroupVersionKind(); !w.watched[gvk] && w.cache != nil {
-			w.watched[gvk] = true
-			kinds = append(kinds, gvk)
+		watch(u.GroupVersionKind())
+		if _, runs, _ := workloadOf(u); runs && k.namespace != "" {
+			// The digests its pods run: a pod that starts on another digest is a finding.
+			add(w.byKind, kindInNamespace{gk: podsGVK.GroupKind(), namespace: k.namespace}, src)
+			w.declared[src] = append(w.declared[src], objectKey{gk: podsGVK.GroupKind(), namespace: k.namespace})
+			watch(podsGVK)
 		}
 	}
 	c := w.cache
@@ -124,6 +134,13 @@ func (w *watchSet) handler() toolscache.ResourceEventHandler {
 	return toolscache.ResourceEventHandlerFuncs{
 		AddFunc: func(obj any) { w.enqueue(obj) },
 		UpdateFunc: func(oldObj, newObj any) {
+			if p, ok := newObj.(*unstructured.Unstructured); ok && p.GetKind() == "Pod" {
+				if old, ok := oldObj.(*unstructured.Unstructured); ok && slices.Equal(imageIDs(old), imageIDs(p)) {
+					return // a pod's status changes all the time; only the digests it runs matter
+				}
+				w.enqueue(newObj)
+				return
+			}
 			o, ok1 := oldObj.(metav1.Object)
 			n, ok2 := newObj.(metav1.Object)
 			if ok1 && ok2 && n.GetGeneration() != 0 && o.GetGeneration() == n.GetGeneration() &&
@@ -139,6 +156,21 @@ func (w *watchSet) handler() toolscache.ResourceEventHandler {
 			w.enqueue(obj)
 		},
 	}
+}
+
+// imageIDs lists the digests a pod's containers run, from its status.
+func imageIDs(pod *unstructured.Unstructured) []string {
+	var out []string
+	for _, field := range []string{"initContainerStatuses", "containerStatuses", "ephemeralContainerStatuses"} {
+		statuses, _, _ := unstructured.NestedSlice(pod.Object, "status", field)
+		for _, st := range statuses {
+			if m, ok := st.(map[string]any); ok {
+				id, _ := m["imageID"].(string)
+				out = append(out, id)
+			}
+		}
+	}
+	return out
 }
 
 func (w *watchSet) enqueue(obj any) {
