@@ -1,6 +1,9 @@
 package reconciler
 
 import (
+	"context"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +20,15 @@ import (
 func TestControllerReadOnlyInstall(t *testing.T) {
 	s := newControllerScene(t, "controller-nginx")
 	s.kubectl("apply", "--server-side", "-f", "../deploy/rbac-read.yaml")
+	t.Cleanup(func() { // cluster-scoped: the package's other tests share the API server
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "kubectl", "delete", "-f", "../deploy/rbac-read.yaml", "--wait=true")
+		cmd.Env = append(os.Environ(), "KUBECONFIG="+env.Kubeconfig)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("kubectl delete -f ../deploy/rbac-read.yaml: %v\n%s", err, out)
+		}
+	})
 	s.applyAsCD("controller-nginx")
 	s.createSource(v1alpha1.SourceSpec{Mode: v1alpha1.ModeSpec{Default: v1alpha1.ModeAlert, Modified: v1alpha1.ModeRevert}})
 	readOnly := rest.CopyConfig(env.Config)
