@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bufio"
 	"bytes"
+	"context"
 	"debug/elf"
 	"encoding/json"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
@@ -40,6 +42,20 @@ func TestDeployPassesTheBaseline(t *testing.T) {
 // Source shows in `kubectl get sources -A` with the printer columns.
 func TestDeployInstalls(t *testing.T) {
 	kubectl(t, "apply", "--server-side", "-k", "../../deploy")
+	t.Cleanup(func() {
+		// Cluster-scoped, and not this package's other tests' to see as orphans. The CRD and the
+		// namespace stay: other tests use them.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		for _, args := range [][]string{
+			{"delete", "clusterrole", "plumbline-read", "plumbline-write"},
+			{"delete", "clusterrolebinding", "plumbline-read", "plumbline-write"},
+		} {
+			if r, err := execute(ctx, append(os.Environ(), "KUBECONFIG="+env.Kubeconfig), "kubectl", args...); err != nil || r.code != 0 {
+				t.Errorf("kubectl %s: %v %s", strings.Join(args, " "), err, r.stderr)
+			}
+		}
+	})
 	ns := newNamespace(t, "sample")
 	kubectl(t, "apply", "-n", ns, "-f", "../../deploy/samples/source.yaml")
 	out := kubectl(t, "get", "sources", "-A")
