@@ -86,8 +86,21 @@ func readRegular(real, shown string, lim readLimits) ([]byte, error) {
 	if lim.alive != nil {
 		src = &aliveReader{r: fh, alive: lim.alive}
 	}
-	data, err := io.ReadAll(io.LimitReader(src, lim.max+1))
-	if err != nil {
+	// The size is known and under the cap: one buffer of it, and a byte more to see a file that
+	// grew, rather than ReadAll's doublings, which cost up to three times a large file.
+	limited := io.LimitReader(src, lim.max+1)
+	data := make([]byte, min(opened.Size(), lim.max)+1)
+	n, err := io.ReadFull(limited, data)
+	switch {
+	case err == nil: // it grew since the stat: read on, up to the cap
+		more, err := io.ReadAll(limited)
+		if err != nil {
+			return nil, &FileError{Path: shown, Err: err}
+		}
+		data = append(data, more...)
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		data = data[:n]
+	default:
 		return nil, &FileError{Path: shown, Err: err}
 	}
 	if int64(len(data)) > lim.max {

@@ -13,8 +13,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -27,17 +27,27 @@ import (
 // measured is what a user sees of one plumbline run, with what it cost.
 type measured struct {
 	result
-	peakRSS int64 // bytes, the child's ru_maxrss
+	peakRSS int64 // bytes, plumbline's own peak resident memory
 	elapsed time.Duration
 }
+
+// timeCommand is GNU time, which reports its child's peak memory. The child's own ru_maxrss
+// cannot be read here: Go starts children with vfork, and Linux counts the parent's resident
+// memory at exec into the child's maximum, so a large test process would be measured, not
+// plumbline. GNU time forks a fresh, small process for plumbline.
+const timeCommand = "/usr/bin/time"
 
 // runMeasured runs the built plumbline with args and measures its peak resident memory
 // and wall time. The run is killed after a minute.
 func runMeasured(t *testing.T, args ...string) measured {
 	t.Helper()
+	if _, err := os.Stat(timeCommand); err != nil {
+		t.Fatalf("%s (Debian's package time) measures the peak memory of plumbline: %v", timeCommand, err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, plumbline, args...)
+	rssFile := filepath.Join(t.TempDir(), "maxrss")
+	cmd := exec.CommandContext(ctx, timeCommand, append([]string{"-q", "-f", "%M", "-o", rssFile, plumbline}, args...)...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+env.Kubeconfig, "HOME="+t.TempDir())
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -51,9 +61,19 @@ func runMeasured(t *testing.T, args ...string) measured {
 	case err != nil:
 		t.Fatalf("plumbline %s: %v", strings.Join(args, " "), err)
 	}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		m.peakRSS = ru.Maxrss << 10 // kilobytes on Linux
+	b, err := os.ReadFile(rssFile)
+	if err != nil {
+		t.Fatalf("peak memory of plumbline %s: %v", strings.Join(args, " "), err)
 	}
+	fields := strings.Fields(string(b))
+	if len(fields) == 0 {
+		t.Fatalf("peak memory of plumbline %s: %s printed nothing", strings.Join(args, " "), timeCommand)
+	}
+	kb, err := strconv.ParseInt(fields[len(fields)-1], 10, 64)
+	if err != nil {
+		t.Fatalf("peak memory of plumbline %s: %q: %v", strings.Join(args, " "), b, err)
+	}
+	m.peakRSS = kb << 10
 	m.stdout, m.stderr = stdout.String(), stderr.String()
 	return m
 }
