@@ -85,7 +85,7 @@ func (c *Controller) pollOnce(ctx context.Context, src *v1alpha1.Source, st *sou
 	if err != nil {
 		return failed(ReasonPolicyFailed, err)
 	}
-	lock, err := readLock(ctx, res.Dir, dir)
+	lock, err := ReadLock(ctx, res.Dir, dir)
 	if err != nil {
 		return failed(ReasonRenderFailed, err)
 	}
@@ -99,9 +99,10 @@ func (c *Controller) pollOnce(ctx context.Context, src *v1alpha1.Source, st *sou
 	return nil
 }
 
-// readLock reads the lock file of folder dir through the guarded reader; a folder without one
-// has the empty lock.
-func readLock(ctx context.Context, root, dir string) (images.Lock, error) {
+// ReadLock reads the lock file of folder dir of the repository at root through manifests'
+// guarded reader; a folder without one has the empty lock. `diff`, `check`, `images lock` and
+// the controller read it so.
+func ReadLock(ctx context.Context, root, dir string) (images.Lock, error) {
 	file := path.Join(dir, images.LockFileName)
 	data, err := manifests.ReadConfigFile(ctx, root, file)
 	if errors.Is(err, fs.ErrNotExist) {

@@ -2,11 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"time"
 
@@ -83,27 +80,13 @@ func (f *checkFlags) engine(ctx context.Context) (*policy.Engine, error) {
 	return policy.NewEngine(ps)
 }
 
-// readLock reads and parses the lock file of the folder dir of the repository at root, through
-// the guarded reader. A folder without one has the empty lock.
-func readLock(ctx context.Context, root, dir string) (images.Lock, error) {
-	file := path.Join(dir, images.LockFileName)
-	data, err := manifests.ReadConfigFile(ctx, root, file)
-	if errors.Is(err, fs.ErrNotExist) {
-		return images.Lock{}, nil
-	}
-	if err != nil {
-		return images.Lock{}, err
-	}
-	return images.ParseLock(file, data)
-}
-
 // imageOptions returns the image checks for a rendered source, reading its lock file; nil with
 // --skip-images.
 func (f *checkFlags) imageOptions(ctx context.Context, state *desiredState) (*reconciler.ImageOptions, error) {
 	if f.skipImages {
 		return nil, nil
 	}
-	lock, err := readLock(ctx, state.root, state.dir)
+	lock, err := reconciler.ReadLock(ctx, state.root, state.dir)
 	if err != nil {
 		return nil, err
 	}

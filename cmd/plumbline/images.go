@@ -62,7 +62,7 @@ func (f *lockFlags) run(ctx context.Context, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	old, err := readLock(ctx, state.root, state.dir)
+	old, err := reconciler.ReadLock(ctx, state.root, state.dir)
 	if err != nil {
 		return err
 	}
