@@ -1,15 +1,24 @@
 // Package reconciler is Plumbline's loop, and the only package that wires the others together:
 // it takes the objects that manifests rendered from what gitsource fetched, reads their live
-// twins from the cluster, has diff compare them, and turns every result into the findings of a
-// report.Report.
+// twins, has diff compare them, checks images and policy, and turns every result into the
+// findings of a report.Report.
 //
-// This first cut is the one-shot run behind `plumbline diff`: list the live objects of each
-// declared kind and namespace once (no request per object), compare locally, and ask the API
-// server (dry run) only where values differ. It also finds the objects Git no longer declares
-// (Extra): those that carry Plumbline's ownership label for the source, and orphans created by
-// hand next to the declared ones.
+// One comparison path serves both users. Cluster.Diff is `plumbline diff`: it lists the live
+// objects of each declared kind and namespace once (LiveObjects over the API server), compares
+// locally, and asks the API server (dry run, cached) only where values differ. Controller is
+// `plumbline run`: per Source it polls Git at the interval (no fetch or render when the tip has
+// not moved), reads live objects from controller-runtime's watch cache (CacheLive), passes again
+// only when something changed (a commit, the spec, a watch event, a Source error; images by tag
+// at every poll), reuses the comparison of every unchanged object (CompareMemo), folds the
+// findings into incidents kept in the Source's status, and lets the pure decide choose what to
+// revert or prune from the Source's modes. Acting happens in one place (act), paced per object,
+// with fights detected; the notifier hears of each new incident, change of state and Source
+// error once.
 //
-// The reconciler never reverts or prunes from a state it could not fetch, render or validate;
-// in this one-shot mode it writes nothing at all except through Apply, which callers use to
-// put a source's objects in place (the demo, tests).
+// Extra objects come from the inventory of what Plumbline applied (a ConfigMap per source in
+// plumbline-system), minus what Git declares; orphans of the declared kinds are reported apart.
+//
+// The reconciler never reverts or prunes from a state it could not fetch, render or validate,
+// nor from one that breaks a blocking policy; it never prunes from an empty render or more than
+// a Source's pruneMaxFraction at once; and one broken Source never stalls the others.
 package reconciler
