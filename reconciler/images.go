@@ -42,11 +42,6 @@ type imageUse struct {
 	kc    authn.Keychain
 }
 
-// resolveKey is one resolution: a reference with one set of credentials.
-type resolveKey struct {
-	ref   images.Reference
-	creds string
-}
 
 // runningFunc returns the images that the pods of a live workload run.
 type runningFunc func(*target, workload) []images.RunningImage
@@ -57,9 +52,6 @@ type useKey struct {
 	container string
 }
 
-// errOffline stands in for the registry when no resolver is given.
-var errOffline = errors.New("registry not asked")
-
 // imageChecks is the outcome of checking every image of a run.
 type imageChecks struct {
 	findings []report.Finding
@@ -67,53 +59,38 @@ type imageChecks struct {
 	facts    map[useKey]policy.ImageFacts
 }
 
-// checkImages checks the images of every desired workload. running returns the images that
-// the pods of a workload run (nil without a cluster). An error is returned only for a state
-// that cannot be checked at all: Git approving two digests for one tag.
+// checkImages checks the images of every desired workload through images.CheckAll, and turns
+// its results into findings, errors and the policy's image facts. running returns the images
+// that the pods of a workload run (nil without a cluster). An error is returned only for a
+// state that cannot be checked at all: Git approving two digests for one tag.
 func checkImages(ctx context.Context, targets []*target, running runningFunc, opts ImageOptions) (*imageChecks, error) {
 	out := &imageChecks{facts: map[useKey]policy.ImageFacts{}}
 	uses := out.collect(targets)
 	if err := out.keychains(ctx, uses, opts); err != nil {
 		return nil, err
 	}
-	refs := make([]images.Reference, len(uses))
+	batch := make([]images.Use, len(uses))
 	for i, u := range uses {
-		refs[i] = u.ref
+		batch[i] = images.Use{Ref: u.ref, Container: u.container, Creds: u.creds, Keychain: u.kc}
+		if running != nil && u.t.live != nil && u.w.podsKnown() {
+			batch[i].Running = running(u.t, u.w)
+		}
 	}
-	approvals, err := images.NewApprovals(opts.Lock, refs)
+	results, err := images.CheckAll(ctx, batch, images.CheckOptions{Resolver: opts.Resolver, Lock: opts.Lock})
 	if err != nil {
 		return nil, err
 	}
-	resolved := resolveAll(ctx, uses, opts, approvals)
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	layers := map[[3]string]*images.LayerDiff{}
 	reported := map[string]bool{} // images whose registry error is already in the report
-	for _, u := range uses {
-		outcome := resolved[resolveKey{u.ref, u.creds}]
-		in := images.Input{Ref: u.ref, Container: u.container, ResolveErr: outcome.Err}
-		if outcome.Err == nil {
-			in.Resolution = &outcome.Resolution
-		}
-		if a, ok := approvals.For(u.ref); ok {
-			in.Approval = &a
-			if in.Resolution != nil && a.Digest != in.Resolution.Digest && opts.Resolver != nil {
-				in.Layers = layerChanges(ctx, opts, layers, u, a.Digest, in.Resolution.Digest)
-			}
-		}
-		if running != nil && u.t.live != nil && u.w.podsKnown() {
-			in.Running = running(u.t, u.w)
-		}
-		results, err := images.Check(in)
-		if err != nil && !errors.Is(err, errOffline) && !reported[u.ref.String()] {
+	for i, u := range uses {
+		r := results[i]
+		if r.Err != nil && !errors.Is(r.Err, images.ErrOffline) && !reported[u.ref.String()] {
 			reported[u.ref.String()] = true
-			out.errors = append(out.errors, report.Error{Image: u.raw, Message: err.Error()})
+			out.errors = append(out.errors, report.Error{Image: u.raw, Message: r.Err.Error()})
 		}
-		for _, r := range results {
-			out.findings = append(out.findings, imageFinding(u, r))
+		for _, res := range r.Results {
+			out.findings = append(out.findings, imageFinding(u, res))
 		}
-		out.facts[useKey{keyOf(u.t.desired.Object), u.container}] = facts(u, in)
+		out.facts[useKey{keyOf(u.t.desired.Object), u.container}] = facts(u, r.Input)
 	}
 	return out, nil
 }
@@ -145,34 +122,6 @@ func (c *imageChecks) collect(targets []*target) []imageUse {
 
 func (c *imageChecks) fail(obj *unstructured.Unstructured, image string, err error) {
 	c.errors = append(c.errors, objectError(obj, image, err))
-}
-
-// resolveAll resolves each distinct reference once per set of credentials; without a resolver
-// every outcome is errOffline. A cached digest that differs from the approved one is asked again.
-func resolveAll(ctx context.Context, uses []imageUse, opts ImageOptions, approvals images.Approvals) map[resolveKey]images.Outcome {
-	out := map[resolveKey]images.Outcome{}
-	var keys []resolveKey
-	var reqs []images.Request
-	for _, u := range uses {
-		k := resolveKey{u.ref, u.creds}
-		if _, ok := out[k]; ok {
-			continue
-		}
-		out[k] = images.Outcome{Err: errOffline}
-		req := images.Request{Ref: u.ref, Keychain: u.kc}
-		if a, ok := approvals.For(u.ref); ok {
-			req.Expect = a.Digest
-		}
-		keys, reqs = append(keys, k), append(reqs, req)
-	}
-	if opts.Resolver == nil {
-		return out
-	}
-	outcomes, _ := opts.Resolver.ResolveAll(ctx, reqs) // an error means ctx ended; the caller checks
-	for i, o := range outcomes {
-		out[keys[i]] = o
-	}
-	return out
 }
 
 // keychains gives each use the credentials it is pulled with. A workload whose pull secrets
@@ -214,21 +163,6 @@ func credentialsName(namespace string, spec *corev1.PodSpec) string {
 		name += "," + s.Name
 	}
 	return name
-}
-
-// layerChanges counts the layers that changed between the approved and the served image, once
-// per pair; nil when the manifests cannot be compared.
-func layerChanges(ctx context.Context, opts ImageOptions, cache map[[3]string]*images.LayerDiff, u imageUse, approved, served string) *images.LayerDiff {
-	key := [3]string{u.ref.Name(), approved, served}
-	if d, ok := cache[key]; ok {
-		return d
-	}
-	var d *images.LayerDiff
-	if diff, err := opts.Resolver.LayerChanges(ctx, u.ref, approved, served, u.kc); err == nil {
-		d = &diff
-	}
-	cache[key] = d
-	return d
 }
 
 var imageFindingTypes = map[images.Kind]report.FindingType{

@@ -43,36 +43,31 @@ func LockImages(ctx context.Context, objs []manifests.Object, old images.Lock, o
 	if err := joinReportErrors(ic); err != nil {
 		return nil, err
 	}
-	refs := make([]images.Reference, len(uses))
+	batch := make([]images.Use, len(uses))
 	for i, u := range uses {
-		refs[i] = u.ref
+		batch[i] = images.Use{Ref: u.ref, Container: u.container, Keychain: opts.Keychain}
 	}
-	approvals, err := images.NewApprovals(images.Lock{}, refs)
+	results, err := images.CheckAll(ctx, batch, images.CheckOptions{Resolver: opts.Resolver})
 	if err != nil {
-		return nil, err // manifests that pin one tag to two digests
+		return nil, err // manifests that pin one tag to two digests, or ctx ended
 	}
 	var resolutions []images.Resolution
 	var errs []error
-	for i := range uses {
-		uses[i].kc = opts.Keychain
-	}
-	outcomes := resolveAll(ctx, uses, opts, approvals)
-	// Walk the uses, in the order of the rendered objects, not the map: the errors then come
-	// in the same order on every run.
-	done := map[resolveKey]bool{}
-	for _, u := range uses {
-		k := resolveKey{u.ref, u.creds}
-		if done[k] {
+	// Walk the uses in the order of the rendered objects: the errors then come in the same
+	// order on every run.
+	done := map[images.Reference]bool{}
+	for i, u := range uses {
+		if done[u.ref] {
 			continue
 		}
-		done[k] = true
-		o := outcomes[k]
-		if o.Err != nil {
-			errs = append(errs, o.Err)
+		done[u.ref] = true
+		in := results[i].Input
+		if in.ResolveErr != nil {
+			errs = append(errs, in.ResolveErr)
 			continue
 		}
-		if !k.ref.Pinned() {
-			resolutions = append(resolutions, o.Resolution)
+		if !u.ref.Pinned() {
+			resolutions = append(resolutions, *in.Resolution)
 		}
 	}
 	if err := ctx.Err(); err != nil {
