@@ -42,7 +42,6 @@ type imageUse struct {
 	kc    authn.Keychain
 }
 
-
 // runningFunc returns the images that the pods of a live workload run.
 type runningFunc func(*target, workload) []images.RunningImage
 
