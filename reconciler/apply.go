@@ -55,7 +55,7 @@ func (c *Cluster) applyOne(ctx context.Context, o *unstructured.Unstructured, op
 	u := o.DeepCopy()
 	m, err := c.mappingFor(u.GroupVersionKind())
 	if err != nil {
-		return InventoryEntry{}, fmt.Errorf("%s/%s: %w", u.GetKind(), u.GetName(), err)
+		return InventoryEntry{}, fmt.Errorf("%s: %w", refOf(u), err)
 	}
 	if m.namespaced && u.GetNamespace() == "" {
 		u.SetNamespace(opts.DefaultNamespace)
@@ -74,7 +74,7 @@ func (c *Cluster) applyOne(ctx context.Context, o *unstructured.Unstructured, op
 	}
 	live, err := c.resource(m, u.GetNamespace()).Apply(ctx, u.GetName(), u, metav1.ApplyOptions{FieldManager: FieldManager, Force: true})
 	if err != nil {
-		return InventoryEntry{}, fmt.Errorf("%s %s/%s: apply: %w", u.GetKind(), u.GetNamespace(), u.GetName(), err)
+		return InventoryEntry{}, fmt.Errorf("%s: apply: %w", refOf(u), err)
 	}
 	return InventoryEntry{APIVersion: u.GetAPIVersion(), Kind: u.GetKind(), Namespace: u.GetNamespace(), Name: u.GetName(), UID: live.GetUID()}, nil
 }

@@ -99,7 +99,7 @@ func joinReportErrors(ic *imageChecks) error {
 	for _, e := range ic.errors {
 		name := e.Image
 		if e.Object != nil {
-			name = fmt.Sprintf("%s/%s", e.Object.Kind, e.Object.Name)
+			name = e.Object.String()
 		}
 		errs = append(errs, fmt.Errorf("%s: %s", name, e.Message))
 	}
