@@ -26,6 +26,21 @@ const (
 	// EventSourceFailed: the Source could not be fetched, rendered or checked; the last good
 	// state stays in force and nothing is reverted or pruned from the broken one.
 	EventSourceFailed Event = "source-failed"
+	// EventAction: a person asked for something from Slack (revert now, keep it, silence);
+	// Detail says who and what, for the thread.
+	EventAction Event = "action"
+	// EventProposalOpened: a pull request proposes the live state, or the served digest, to Git;
+	// Detail holds its URL.
+	EventProposalOpened Event = "proposal-opened"
+	// EventProposalMerged and EventProposalClosed: the pull request was merged or closed; Detail
+	// says by whom.
+	EventProposalMerged Event = "proposal-merged"
+	EventProposalClosed Event = "proposal-closed"
+	// EventProposalFailed: no pull request was opened (its state breaks a blocking policy, or the
+	// forge refused); Detail says why.
+	EventProposalFailed Event = "proposal-failed"
+	// EventEvicted: a pod of the workload was evicted in response to runtime drift; Detail names it.
+	EventEvicted Event = "evicted"
 )
 
 // Notification is one thing a Notifier is told.

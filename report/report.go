@@ -28,6 +28,12 @@ const (
 	RunningImageMismatch FindingType = "RunningImageMismatch"
 	// PolicyViolation: a rule failed on the desired or the live object.
 	PolicyViolation FindingType = "PolicyViolation"
+	// RuntimeAccess: someone exec'd, attached, port-forwarded or debugged into a pod of a managed
+	// workload (audit events, the Pod watch).
+	RuntimeAccess FindingType = "RuntimeAccess"
+	// RuntimeDrift: inside a container of a managed workload a process, file or connection broke
+	// the image's baseline (Falco events).
+	RuntimeDrift FindingType = "RuntimeDrift"
 )
 
 // Reasons carried by Extra findings.
@@ -97,6 +103,50 @@ type Finding struct {
 	Severity  string `json:"severity,omitempty"`
 	Where     string `json:"where,omitempty"`
 	Container string `json:"container,omitempty"`
+
+	// Actor is the person behind the write that made the drift, from the API server's audit
+	// events; nil without audit data.
+	Actor *Actor `json:"actor,omitempty"`
+	// Runtime says what happened inside or against a pod, for RuntimeAccess and RuntimeDrift.
+	Runtime *Runtime `json:"runtime,omitempty"`
+}
+
+// Actor is who made a write, as the API server's audit log names them.
+type Actor struct {
+	User   string   `json:"user"`
+	Groups []string `json:"groups,omitempty"`
+	// ImpersonatedUser and ImpersonatedGroups are set when User acted as someone else.
+	ImpersonatedUser   string     `json:"impersonatedUser,omitempty"`
+	ImpersonatedGroups []string   `json:"impersonatedGroups,omitempty"`
+	UserAgent          string     `json:"userAgent,omitempty"`
+	SourceIPs          []string   `json:"sourceIPs,omitempty"`
+	AuditID            string     `json:"auditID,omitempty"`
+	Verb               string     `json:"verb,omitempty"`
+	Time               *time.Time `json:"time,omitempty"`
+}
+
+// Runtime is what happened against or inside a pod of a managed workload.
+type Runtime struct {
+	Pod         string `json:"pod"`
+	Container   string `json:"container,omitempty"`
+	ContainerID string `json:"containerID,omitempty"`
+	// Access is exec, attach, portforward or debug, for RuntimeAccess.
+	Access string `json:"access,omitempty"`
+	// Command is the command of an exec, or the image of a debug container.
+	Command string `json:"command,omitempty"`
+	Image   string `json:"image,omitempty"`
+	// Code is the API server's response code for the access request, when known.
+	Code int `json:"code,omitempty"`
+	// Rule, Priority, Process, CommandLine, File and User come from a Falco event.
+	Rule        string     `json:"rule,omitempty"`
+	Priority    string     `json:"priority,omitempty"`
+	Process     string     `json:"process,omitempty"`
+	CommandLine string     `json:"commandLine,omitempty"`
+	File        string     `json:"file,omitempty"`
+	User        string     `json:"user,omitempty"`
+	Time        *time.Time `json:"time,omitempty"`
+	// Count is how many events this finding stands for (a storm is sampled and counted).
+	Count int `json:"count,omitempty"`
 }
 
 // Where a policy violation was found.
@@ -131,6 +181,54 @@ type Image struct {
 	// LayersChanged is how many layers differ between the approved and the resolved image, or
 	// nil when that could not be read.
 	LayersChanged *int `json:"layersChanged,omitempty"`
+	// Changes is what changed inside the image between the approved and the served digest
+	// (packages, configuration, vulnerabilities); nil when it was not scanned.
+	Changes *ImageChanges `json:"changes,omitempty"`
+}
+
+// ImageChanges is what a rebuild changed inside an image.
+type ImageChanges struct {
+	PackagesAdded   []Package       `json:"packagesAdded,omitempty"`
+	PackagesRemoved []Package       `json:"packagesRemoved,omitempty"`
+	PackagesChanged []PackageChange `json:"packagesChanged,omitempty"`
+	Config          []ConfigChange  `json:"config,omitempty"`
+	// NewVulnerabilities are in the served digest and not in the approved one.
+	NewVulnerabilities []Vulnerability `json:"newVulnerabilities,omitempty"`
+	// Note says what could not be compared, e.g. that the approved digest can no longer be pulled.
+	Note string `json:"note,omitempty"`
+}
+
+// Package is one installed package of an image.
+type Package struct {
+	Name      string `json:"name"`
+	Version   string `json:"version"`
+	Ecosystem string `json:"ecosystem,omitempty"`
+}
+
+// PackageChange is one package whose version changed.
+type PackageChange struct {
+	Name      string `json:"name"`
+	From      string `json:"from"`
+	To        string `json:"to"`
+	Ecosystem string `json:"ecosystem,omitempty"`
+}
+
+// ConfigChange is one image configuration field that changed (User, Entrypoint, Cmd, ports,
+// labels, the names of environment variables).
+type ConfigChange struct {
+	Field string `json:"field"`
+	From  string `json:"from"`
+	To    string `json:"to"`
+}
+
+// Vulnerability is one known vulnerability of an installed package.
+type Vulnerability struct {
+	ID       string   `json:"id"`
+	Aliases  []string `json:"aliases,omitempty"`
+	Package  string   `json:"package"`
+	Version  string   `json:"version"`
+	Fixed    string   `json:"fixed,omitempty"`
+	Severity string   `json:"severity"`
 }
 
 // RunningDigest is one digest that pods of a workload run.
