@@ -33,12 +33,13 @@ var may = map[string][]string{
 	"cmd":        {"*"},
 	// The harness that any package's tests may use reaches no room of the product, so that
 	// a leaf's tests stay leaf tests.
-	"test/cluster":   nil,
-	"test/gitserver": nil,
+	"test/cluster":     nil,
+	"test/gitserver":   nil,
+	"test/slackserver": nil,
 }
 
 // harness lists the test rooms that the tests of every room may import.
-var harness = []string{"test/cluster", "test/gitserver"}
+var harness = []string{"test/cluster", "test/gitserver", "test/slackserver"}
 
 // forbidden are packages that no product code (outside test/) may reach, with the reason.
 var forbidden = map[string]string{
