@@ -14,7 +14,9 @@ const (
 // blocks renders a root: the header, one section per object, the cut notice, the source line
 // and, while it is open, the buttons. Without proposals the Keep button is a notice instead.
 func (r root) blocks(header, value string, open, proposals bool) []slack.Block {
-	mrkdwn := func(s string) *slack.TextBlockObject { return slack.NewTextBlockObject(slack.MarkdownType, s, false, false) }
+	mrkdwn := func(s string) *slack.TextBlockObject {
+		return slack.NewTextBlockObject(slack.MarkdownType, s, false, false)
+	}
 	out := []slack.Block{slack.NewSectionBlock(mrkdwn(cut(header, maxSectionText)), nil, nil)}
 	for _, s := range r.Sections {
 		out = append(out, slack.NewSectionBlock(mrkdwn(s), nil, nil))
@@ -33,7 +35,9 @@ func (r root) blocks(header, value string, open, proposals bool) []slack.Block {
 		out = append(out, slack.NewContextBlock("", context...))
 	}
 	if open {
-		plain := func(s string) *slack.TextBlockObject { return slack.NewTextBlockObject(slack.PlainTextType, s, false, false) }
+		plain := func(s string) *slack.TextBlockObject {
+			return slack.NewTextBlockObject(slack.PlainTextType, s, false, false)
+		}
 		revert := slack.NewButtonBlockElement(ActionRevert, value, plain("Revert now"))
 		revert.Style = slack.StyleDanger
 		elems := []slack.BlockElement{revert}
