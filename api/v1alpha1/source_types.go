@@ -118,6 +118,10 @@ type SourceSpec struct {
 	// +kubebuilder:validation:MaxLength=253
 	// +optional
 	ServiceAccountName string `json:"serviceAccountName,omitempty"`
+
+	// Notify says where the Source's incidents are told (Slack).
+	// +optional
+	Notify *NotifySpec `json:"notify,omitempty"`
 }
 
 // LocalObjectReference names an object in the Source's namespace.
