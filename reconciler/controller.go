@@ -83,6 +83,11 @@ type Controller struct {
 	mu      sync.Mutex
 	sources map[types.NamespacedName]*sourceState
 	writers map[string]*Cluster // impersonated clusters, by service account
+
+	// slack is the Slack notifier (UseSlack), for Ready messages and buttons; keep opens a pull
+	// request for the "Keep it" button. Nil: none.
+	slack *SlackNotifier
+	keep  func(ctx context.Context, src types.NamespacedName, fingerprint, by string) error
 }
 
 // sourceState is what the controller keeps in memory of one Source: the last good desired
@@ -126,6 +131,8 @@ type sourceState struct {
 	// changedAt is when a watch event last came for one of the Source's objects, for the
 	// detection-latency metric.
 	changedAt map[report.ObjectRef]time.Time
+	// pass is held by a pass and by an action from Slack, so that they do not interleave.
+	pass sync.Mutex
 }
 
 // NewController returns a Controller that reads Sources through c (a cached client), compares
@@ -209,6 +216,8 @@ func (c *Controller) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		return reconcile.Result{}, nil
 	}
 	st := c.state(req.NamespacedName)
+	st.pass.Lock()
+	defer st.pass.Unlock()
 	if st.incidents == nil {
 		st.incidents = incidentsOf(req.String(), src.Status.Incidents)
 		st.appliedRevision = src.Status.LastAppliedRevision

@@ -65,6 +65,9 @@ func (c *Controller) writeStatus(ctx context.Context, src *v1alpha1.Source, st *
 	if st.pollErr != nil {
 		ready.Status, ready.Reason, ready.Message = metav1.ConditionFalse, reasonOf(st.pollErr), truncate(st.pollErr.Error(), 2048)
 	}
+	if p := c.slackProblem(keyOfSource(src)); p != "" {
+		ready.Message = truncate(ready.Message+"; Slack: "+p, 2048)
+	}
 	apimeta.SetStatusCondition(&s.Conditions, ready)
 	drifted := metav1.Condition{Type: v1alpha1.ConditionDrifted, Status: metav1.ConditionFalse, Reason: "NoDrift",
 		Message: "the cluster matches Git", ObservedGeneration: src.Generation}

@@ -40,6 +40,7 @@ type runFlags struct {
 	fightThreshold  int
 	fightWindow     time.Duration
 	leaderElectName string
+	slack           slackFlags
 }
 
 func newRunCommand(g *globalFlags) *cobra.Command {
@@ -70,6 +71,7 @@ and on drift alerts, reverts or prunes as the Source's modes say. One replica le
 	fs.BoolVar(&f.offline, "offline", false, "image approvals only, no registry request (a rebuilt tag goes unseen)")
 	fs.IntVar(&f.fightThreshold, "fight-threshold", 3, "reverts of one field within --fight-window before Plumbline stops and reports a fight")
 	fs.DurationVar(&f.fightWindow, "fight-window", 10*time.Minute, "the window of --fight-threshold")
+	f.slack.register(fs)
 	return cmd
 }
 
@@ -134,6 +136,9 @@ func (f *runFlags) run(cmd *cobra.Command, g *globalFlags) error {
 		Metrics:        metricSet,
 	})
 	if err != nil {
+		return err
+	}
+	if err := f.slack.wire(mgr, ctl, cfg, ns, log); err != nil {
 		return err
 	}
 	metrics.Registry.MustRegister(ctl.Metrics().Collectors()...)
