@@ -180,11 +180,9 @@ func findingLines(f report.Finding) []string {
 		}
 		return lines
 	case report.PolicyViolation:
-		where := ""
-		if f.Container != "" {
-			where = " (container " + escape(f.Container) + ")"
-		}
-		return []string{fmt.Sprintf("Policy Violation: %s%s (%s, %s)", escape(f.Message), where, escape(f.Rule), escape(f.Severity))}
+		// The mission's wording: the message, then rule and severity (the container is in the
+		// finding's message when the rule names it).
+		return []string{fmt.Sprintf("Policy Violation: %s (%s, %s)", escape(f.Message), escape(f.Rule), escape(f.Severity))}
 	case report.ImageTagMutated, report.ImageUnpinned, report.RunningImageMismatch:
 		return imageLines(f)
 	case report.RuntimeAccess, report.RuntimeDrift:
