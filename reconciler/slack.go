@@ -34,6 +34,8 @@ type SlackOptions struct {
 	Proposals bool
 	// Log hears of permanent errors. Default slog.Default().
 	Log *slog.Logger
+	// Also hears every notification too. Default: LogNotifier on Log.
+	Also Notifier
 }
 
 // SlackNotifier is the Controller's Notifier for Slack: it turns the controller's notifications
@@ -59,6 +61,9 @@ func NewSlackNotifier(sources, secrets client.Reader, store notify.Store, opts S
 	if opts.Log == nil {
 		opts.Log = slog.Default()
 	}
+	if opts.Also == nil {
+		opts.Also = LogNotifier{Log: opts.Log}
+	}
 	s := &SlackNotifier{sources: sources, secrets: secrets, opts: opts, problems: map[string]string{}}
 	no := opts.Notify
 	no.Store, no.Target, no.OnResult = store, s.target, s.onResult
@@ -79,10 +84,12 @@ func (s *SlackNotifier) Start(ctx context.Context) error { return s.n.Start(ctx)
 // NeedLeaderElection is true: only the leader talks to Slack.
 func (s *SlackNotifier) NeedLeaderElection() bool { return true }
 
-// Notify logs n, as LogNotifier does, and queues it for Slack. A Source without Slack costs
+// Notify tells n to opts.Also (the log) and queues it for Slack. A Source without Slack costs
 // nothing more.
 func (s *SlackNotifier) Notify(ctx context.Context, n Notification) error {
-	_ = LogNotifier{Log: s.opts.Log}.Notify(ctx, n) // the log line stays; it never fails
+	if err := s.opts.Also.Notify(ctx, n); err != nil {
+		s.opts.Log.Error("notify", "source", n.Source, "event", string(n.Event), "err", err)
+	}
 	mode := ""
 	var src v1alpha1.Source
 	if ns, name, ok := cutSource(n.Source); ok && s.sources.Get(ctx, keyOfName(ns, name), &src) == nil && len(n.Incidents) > 0 {

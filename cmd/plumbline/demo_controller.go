@@ -117,6 +117,10 @@ func (d *demo) controllerStory(ctx context.Context, nginx string) error {
 	if err != nil {
 		return err
 	}
+	slackDone, err := d.slackStory(ctx, cfg, mgr, admin, ctl, notes)
+	if err != nil {
+		return err
+	}
 	if err := ctl.SetupWithManager(mgr, 2); err != nil {
 		return err
 	}
@@ -164,6 +168,7 @@ func (d *demo) controllerStory(ctx context.Context, nginx string) error {
 	if !notes.said("reverted", "Image changed") {
 		d.failures = append(d.failures, "the notifier did not hear of the revert")
 	}
+	slackDone()
 	return admin.Delete(ctx, src)
 }
 
