@@ -28,6 +28,10 @@ func (c *Controller) openIncident(ctx context.Context, key types.NamespacedName,
 	}
 	st := c.state(key)
 	st.pass.Lock()
+	if st.incidents == nil {
+		st.pass.Unlock()
+		return nil, nil, nil, nil, fmt.Errorf("Source %s has not been read since this controller started: try again in a moment", key)
+	}
 	inc := st.incidents[fingerprint]
 	if inc == nil || inc.State == report.IncidentResolved {
 		st.pass.Unlock()
