@@ -185,6 +185,9 @@ func head(st *State) batch {
 		return b
 	}
 	for _, it := range st.Outbox[1:] {
+		if first.Batch > 0 && len(b.items) == first.Batch {
+			break // the same message as the attempt that may have reached Slack
+		}
 		if it.Kind != KindReply || it.Root != first.Root || len(b.text)+1+len(it.Text) > maxSectionText {
 			break
 		}
@@ -242,6 +245,7 @@ func (n *Notifier) sendHead(ctx context.Context, source string, q *queue) (time.
 		head := &q.st.Outbox[0]
 		head.Attempts++
 		head.Ambiguous = head.Ambiguous || ambiguous
+		head.Batch = len(b.items)
 		if head.Sent.IsZero() {
 			head.Sent = n.opts.Now()
 		}

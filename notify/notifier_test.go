@@ -319,3 +319,26 @@ func TestImageStory(t *testing.T) {
 		t.Errorf("image story (-want +got):\n%s", diff)
 	}
 }
+
+// TestAmbiguousCoalescedReplies: replies joined into one message whose answer was lost are not
+// lost themselves when more replies queue up before the retry.
+func TestAmbiguousCoalescedReplies(t *testing.T) {
+	s := newScene(t, nil)
+	incs := missionIncidents()
+	s.notify(Notification{Event: EventOpened, Revision: rev, Incidents: incs})
+	s.srv.Wait(1, 10*time.Second)
+	s.srv.LoseNextAnswer("chat.postMessage")
+	s.notify(Notification{Event: EventReverted, Revision: rev, Incidents: incs[:1], At: at})
+	time.Sleep(20 * time.Millisecond) // the first attempt is on its way, or its answer lost
+	s.notify(Notification{Event: EventRevertFailed, Revision: rev, Incidents: incs[:1], Detail: "forbidden"})
+	s.srv.Wait(3, 10*time.Second)
+	time.Sleep(500 * time.Millisecond)
+	var got []string
+	for _, m := range s.srv.Messages()[1:] {
+		got = append(got, m.Text)
+	}
+	joined := strings.Join(got, "\n")
+	if strings.Count(joined, "Reverted to Git at") != 1 || strings.Count(joined, "Revert failed: forbidden") != 1 {
+		t.Errorf("replies = %q, want each reply exactly once", got)
+	}
+}

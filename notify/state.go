@@ -68,6 +68,9 @@ type Item struct {
 	Sent     time.Time `json:"sent,omitzero"`
 	// Ambiguous is true when an attempt may have reached Slack (a timeout, a 5xx).
 	Ambiguous bool `json:"ambiguous,omitempty"`
+	// Batch is how many items (this one and the replies after it) the failed attempt joined
+	// into one message, so that the next attempt sends the same message and no more.
+	Batch int `json:"batch,omitempty"`
 }
 
 // Store keeps each Source's State in the cluster. Load returns an empty State when there is
