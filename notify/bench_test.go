@@ -38,7 +38,9 @@ func BenchmarkThousandIncidents(b *testing.B) {
 	for b.Loop() {
 		srv := slackserver.New()
 		nt, err := New(Options{Store: &MemoryStore{}, APIURL: srv.APIURL(), Rate: rate.Limit(*benchRate), MaxOutbox: 2 * n,
-			Target: func(context.Context, string) (Target, error) { return Target{Channel: "C0OPS", Token: "xoxb-bench"}, nil }})
+			Target: func(context.Context, string) (Target, error) {
+				return Target{Channel: "C0OPS", Token: "xoxb-bench"}, nil
+			}})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -68,7 +70,7 @@ func BenchmarkThousandIncidents(b *testing.B) {
 				}
 			}
 		}()
-		msgs := srv.Wait(n, time.Duration(float64(n) / *benchRate * 3 * float64(time.Second)) + 30*time.Second)
+		msgs := srv.Wait(n, time.Duration(float64(n) / *benchRate * 3 * float64(time.Second))+30*time.Second)
 		took := time.Since(start)
 		close(stopSampling)
 		peak = max(peak, <-sampled)

@@ -214,21 +214,25 @@ func (n *Notifier) sendHead(ctx context.Context, source string, q *queue) (time.
 		err = Permanent{fmt.Errorf("%s: Slack is no longer configured", source)}
 	}
 	var ts, channel string
+	sent := len(b.items)
 	if err == nil {
 		if b.th == nil && first.Kind != KindFlat {
 			err = Permanent{fmt.Errorf("%s: message %s has no thread", source, first.Key)}
 		} else {
-			ts, channel, err = n.send(ctx, source, t, first, b, th)
+			ts, channel, sent, err = n.send(ctx, source, t, first, b, th)
 		}
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if err == nil {
-		q.st.Outbox = q.st.Outbox[len(b.items):]
+		q.st.Outbox = q.st.Outbox[min(max(sent, 1), len(q.st.Outbox)):]
 		if first.Kind == KindRoot && b.th != nil {
 			b.th.TS, b.th.Channel = ts, channel
 		}
-		n.save(ctx, source, q)
+		// What Slack accepted is recorded even when the worker is stopping.
+		saveCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		n.save(saveCtx, source, q)
+		cancel()
 		n.result(source, ResultSent, nil)
 		return 0, nil
 	}
@@ -281,16 +285,17 @@ func (n *Notifier) client(t Target) *slack.Client {
 	return slack.New(t.Token, slack.OptionAPIURL(n.opts.APIURL), slack.OptionHTTPClient(n.opts.HTTPClient))
 }
 
-// send makes one attempt at one batch; it returns the ts and channel of a posted root. After
-// an ambiguous failure it first looks for the message in Slack by its key.
-func (n *Notifier) send(ctx context.Context, source string, t Target, first Item, b batch, th Thread) (string, string, error) {
+// send makes one attempt at one batch; it returns the ts and channel of a posted root and how
+// many items the message holds. After an ambiguous failure it first looks for the message in
+// Slack by its key.
+func (n *Notifier) send(ctx context.Context, source string, t Target, first Item, b batch, th Thread) (string, string, int, error) {
 	limitKey := t.Channel
 	if t.WebhookURL != "" || th.Webhook {
 		h := sha256.Sum256([]byte(t.WebhookURL))
 		limitKey = "webhook:" + hex.EncodeToString(h[:8])
 	}
 	if err := n.limiter(limitKey).Wait(ctx); err != nil {
-		return "", "", err
+		return "", "", 0, err
 	}
 	value := source + "|" + first.Root
 	text, blocks := b.text, replyBlocks(b.text)
@@ -304,13 +309,13 @@ func (n *Notifier) send(ctx context.Context, source string, t Target, first Item
 	}
 	if t.WebhookURL != "" || th.Webhook {
 		if first.Kind == KindUpdate {
-			return "", "", nil // a webhook cannot edit
+			return "", "", len(b.items), nil // a webhook cannot edit
 		}
 		if t.WebhookURL == "" {
-			return "", "", Permanent{fmt.Errorf("%s: the Secret has no webhookURL any more", source)}
+			return "", "", 0, Permanent{fmt.Errorf("%s: the Secret has no webhookURL any more", source)}
 		}
 		msg := &slack.WebhookMessage{Text: text, Blocks: &slack.Blocks{BlockSet: blocks}}
-		return "", "", slack.PostWebhookCustomHTTPContext(ctx, t.WebhookURL, n.opts.HTTPClient, msg)
+		return "", "", len(b.items), slack.PostWebhookCustomHTTPContext(ctx, t.WebhookURL, n.opts.HTTPClient, msg)
 	}
 	api := n.client(t)
 	channel := t.Channel
@@ -318,39 +323,43 @@ func (n *Notifier) send(ctx context.Context, source string, t Target, first Item
 		channel = th.Channel
 	}
 	if first.Ambiguous && first.Kind != KindUpdate {
-		ts, err := n.lookup(ctx, api, channel, first, th)
+		ts, items, err := n.lookup(ctx, api, channel, first, th)
 		if err != nil {
 			if kind, _, _ := classify(err); kind != errPermanent {
-				return "", "", err
+				return "", "", 0, err
 			}
 		} // a lookup Slack refuses (no channels:history scope, a channel name) does not hold the message back
 		if ts != "" {
-			return ts, channel, nil
+			return ts, channel, items, nil
 		}
 	}
 	opts := []slack.MsgOption{slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...)}
-	meta := slack.MsgOptionMetadata(slack.SlackMetadata{EventType: metadataEvent, EventPayload: map[string]any{"key": first.Key}})
+	meta := slack.MsgOptionMetadata(slack.SlackMetadata{EventType: metadataEvent, EventPayload: map[string]any{"key": first.Key, "items": len(b.items)}})
 	switch first.Kind {
 	case KindUpdate:
 		_, _, _, err := api.UpdateMessageContext(ctx, channel, th.TS, opts...)
-		return "", "", err
+		return "", "", 1, err
 	case KindReply:
 		if th.TS == "" {
-			return "", "", Permanent{fmt.Errorf("%s: the root of message %s was never posted", source, first.Key)}
+			return "", "", 0, Permanent{fmt.Errorf("%s: the root of message %s was never posted", source, first.Key)}
 		}
 		opts = append(opts, slack.MsgOptionTS(th.TS), meta)
 	default:
 		opts = append(opts, meta)
 	}
 	ch, ts, err := api.PostMessageContext(ctx, channel, opts...)
-	return ts, ch, err
+	return ts, ch, len(b.items), err
 }
 
 // lookup looks for a message that an ambiguous attempt may have posted, by the key in its
 // metadata: in the channel's history for a root or a flat message, in the thread for a reply.
-// It returns its ts, or "" when Slack has no such message.
-func (n *Notifier) lookup(ctx context.Context, api *slack.Client, channel string, it Item, th Thread) (string, error) {
-	oldest := fmt.Sprintf("%d.000000", it.Sent.Add(-time.Minute).Unix())
+// It returns its ts and how many items it holds, or "" when Slack has no such message.
+func (n *Notifier) lookup(ctx context.Context, api *slack.Client, channel string, it Item, th Thread) (string, int, error) {
+	since := it.Sent
+	if since.IsZero() {
+		since = it.Queued
+	}
+	oldest := fmt.Sprintf("%d.000000", since.Add(-time.Minute).Unix())
 	var msgs []slack.Message
 	var err error
 	if it.Kind == KindReply {
@@ -365,12 +374,13 @@ func (n *Notifier) lookup(ctx context.Context, api *slack.Client, channel string
 		}
 	}
 	if err != nil {
-		return "", fmt.Errorf("look for message %s: %w", it.Key, err)
+		return "", 0, fmt.Errorf("look for message %s: %w", it.Key, err)
 	}
 	for _, m := range msgs {
 		if m.Metadata.EventType == metadataEvent && m.Metadata.EventPayload["key"] == it.Key {
-			return m.Timestamp, nil
+			items, _ := m.Metadata.EventPayload["items"].(float64)
+			return m.Timestamp, int(items), nil
 		}
 	}
-	return "", nil
+	return "", 0, nil
 }

@@ -156,6 +156,11 @@ func (n *Notifier) load(ctx context.Context, source string, q *queue) error {
 		return fmt.Errorf("%s: load Slack state: %w", source, err)
 	}
 	q.st = st.fill()
+	if len(q.st.Outbox) > 0 && q.st.Outbox[0].Kind != KindUpdate {
+		// A previous process may have sent the head and stopped before it recorded that: look
+		// for it in Slack before sending it again.
+		q.st.Outbox[0].Ambiguous = true
+	}
 	return nil
 }
 

@@ -1,9 +1,12 @@
 package notify
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -340,5 +343,45 @@ func TestAmbiguousCoalescedReplies(t *testing.T) {
 	joined := strings.Join(got, "\n")
 	if strings.Count(joined, "Reverted to Git at") != 1 || strings.Count(joined, "Revert failed: forbidden") != 1 {
 		t.Errorf("replies = %q, want each reply exactly once", got)
+	}
+}
+
+// frozenStore keeps saves from reaching its MemoryStore once frozen, as a process that stops
+// between Slack's answer and its own record does.
+type frozenStore struct {
+	*MemoryStore
+	frozen atomic.Bool
+}
+
+func (f *frozenStore) Save(ctx context.Context, source string, st *State) error {
+	if f.frozen.Load() {
+		return errors.New("the process stopped")
+	}
+	return f.MemoryStore.Save(ctx, source, st)
+}
+
+// TestStopAfterSendNoDuplicate: a process posts a root and stops before it records that; the
+// next one finds the root in Slack by its metadata and posts it no second time.
+func TestStopAfterSendNoDuplicate(t *testing.T) {
+	store := &frozenStore{MemoryStore: &MemoryStore{}}
+	s := newScene(t, func(o *Options) { o.Store = store })
+	s.stop()
+	incs := missionIncidents()
+	s.notify(Notification{Event: EventOpened, Revision: rev, Incidents: incs}) // saved, not sent
+	store.frozen.Store(true)
+	s.n = s.notifier(func(o *Options) { o.Store = store })
+	s.start()
+	s.srv.Wait(1, 10*time.Second)
+	time.Sleep(200 * time.Millisecond)
+	s.stop()
+	store.frozen.Store(false)
+	s.n = s.notifier(func(o *Options) { o.Store = store })
+	s.start()
+	s.notify(Notification{Event: EventReverted, Revision: rev, Incidents: incs[:1]})
+	s.srv.Wait(2, 10*time.Second)
+	time.Sleep(300 * time.Millisecond)
+	msgs := s.srv.Messages()
+	if len(msgs) != 2 || msgs[1].ThreadTS != msgs[0].TS {
+		t.Fatalf("messages:\n%+v\nwant the root once and the reply in its thread", msgs)
 	}
 }
