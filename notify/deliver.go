@@ -166,7 +166,10 @@ func classify(err error) (kind errKind, ambiguous bool, wait time.Duration) {
 // Permanent wraps an error that no retry changes (a wrong channel, a revoked token).
 type Permanent struct{ Err error }
 
+// Error is the wrapped error's text.
 func (p Permanent) Error() string { return p.Err.Error() }
+
+// Unwrap returns the wrapped error.
 func (p Permanent) Unwrap() error { return p.Err }
 
 // batch is the head of the outbox as one send: a root, an update, a flat message, or a run of
