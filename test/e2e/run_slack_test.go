@@ -70,7 +70,7 @@ func TestRunSlackLeaderChange(t *testing.T) {
 	}
 	repo := gitserver.NewRepo(t, map[string]string{"deployment.yaml": controllerDeployment})
 	path := t.TempDir() + "/source.yaml"
-	source := fmt.Sprintf("apiVersion: plumbline.dev/v1alpha1\nkind: Source\nmetadata: {name: apps, namespace: %s}\nspec:\n  repo: file://%s\n  ref: main\n  mode: {default: alert}\n", apps, repo)
+	source := fmt.Sprintf("apiVersion: plumbline.dev/v1alpha1\nkind: Source\nmetadata: {name: apps, namespace: %s}\nspec:\n  repo: file://%s\n  ref: main\n  mode: {default: alert, Missing: revert}\n", apps, repo)
 	if err := os.WriteFile(path, []byte(source), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -84,29 +84,44 @@ func TestRunSlackLeaderChange(t *testing.T) {
 	b := startRunWith(t, system, "b", slackFlags(addrB)...)
 	waitUntil(t, 30*time.Second, "both replicas ready", func() bool { return a.ready() && b.ready() })
 	kubectl(t, "apply", "-f", path)
-	waitUntil(t, 30*time.Second, "the Source ready", func() bool {
+	waitUntil(t, 30*time.Second, "the Source ready and the Deployment applied", func() bool {
 		out := runCmd(t, nil, "kubectl", "get", "sources", "-n", apps, "--no-headers")
-		return out.code == 0 && strings.Contains(out.stdout, "True")
+		return out.code == 0 && strings.Contains(out.stdout, "True") &&
+			runCmd(t, nil, "kubectl", "-n", apps, "get", "deployment", "nginx-deployment").code == 0
 	})
 
+	// The Deployment's creation told its own story (Missing, reverted); the edit is a new root.
 	kubectl(t, "-n", apps, "set", "image", "deployment/nginx-deployment", "nginx=nginx:latest")
-	msgs := srv.Wait(1, 15*time.Second)
-	if len(msgs) != 1 || !strings.HasPrefix(msgs[0].Text, ":warning: Drift detected: Deployment 'nginx-deployment' in namespace '"+apps+"'") {
-		t.Fatalf("Slack received %+v", msgs)
+	var root slackserver.Message
+	waitUntil(t, 15*time.Second, "the root of the edit", func() bool {
+		for _, m := range srv.Messages() {
+			if m.ThreadTS == "" && strings.Contains(m.Text, "Reason: Image changed from 'nginx:1.21.0' to 'nginx:latest'") {
+				root = m
+				return true
+			}
+		}
+		return false
+	})
+	if !strings.HasPrefix(root.Text, ":warning: Drift detected: Deployment 'nginx-deployment' in namespace '"+apps+"'") {
+		t.Fatalf("root = %q", root.Text)
 	}
-	root := msgs[0]
 	value := regexp.MustCompile(`"value":"([^"]+)"`).FindStringSubmatch(root.Blocks)
 	if value == nil {
 		t.Fatalf("no button in %s", root.Blocks)
 	}
 
+	time.Sleep(500 * time.Millisecond)
+	before := len(srv.Messages())
 	if err := a.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	waitUntil(t, 15*time.Second, "the second replica to take the Lease", b.leads)
 	time.Sleep(2 * time.Second) // a second root would come now
-	if n := len(srv.Messages()); n != 1 {
-		t.Fatalf("after the leader change Slack received %d messages, want still 1", n)
+	if msgs := srv.Messages(); len(msgs) != before {
+		for _, m := range msgs[before:] {
+			t.Logf("%s ts=%s thread=%s: %q", m.Method, m.TS, m.ThreadTS, m.Text)
+		}
+		t.Fatalf("after the leader change Slack received %d new messages, want none", len(msgs)-before)
 	}
 
 	press := func(user string) int {
@@ -150,7 +165,7 @@ func TestRunSlackLeaderChange(t *testing.T) {
 		t.Errorf("image = %s after Revert now", image)
 	}
 	var thread string
-	for _, m := range srv.Messages()[1:] {
+	for _, m := range srv.Messages()[before:] {
 		if m.Method == "chat.update" {
 			if m.TS != root.TS {
 				t.Errorf("edited %s, not the old root %s", m.TS, root.TS)
