@@ -385,3 +385,23 @@ func TestStopAfterSendNoDuplicate(t *testing.T) {
 		t.Fatalf("messages:\n%+v\nwant the root once and the reply in its thread", msgs)
 	}
 }
+
+func TestKeepButtonWithProposals(t *testing.T) {
+	r := newRoot(Notification{Source: "platform/apps", Incidents: missionIncidents()})
+	for _, tc := range []struct {
+		proposals bool
+		button    bool
+	}{{false, false}, {true, true}} {
+		b, err := json.Marshal(slack.Blocks{BlockSet: r.blocks(r.Title, "v", true, tc.proposals)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := string(b)
+		if strings.Contains(got, `"action_id":"`+ActionKeep+`"`) != tc.button || strings.Contains(got, "pull requests are not configured") == tc.button {
+			t.Errorf("proposals %v: blocks %s", tc.proposals, got)
+		}
+		if tc.button && !strings.Contains(got, "Keep it (open a pull request)") {
+			t.Errorf("no Keep button: %s", got)
+		}
+	}
+}
