@@ -361,3 +361,15 @@ func (n *Notifier) kick(source string, q *queue) {
 		}
 	}
 }
+
+// Forget drops a deleted Source's threads and outbox, in memory and in the Store.
+func (n *Notifier) Forget(ctx context.Context, source string) error {
+	q := n.queue(source)
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.st = newState()
+	if err := n.opts.Store.Delete(ctx, source); err != nil {
+		return fmt.Errorf("%s: delete Slack state: %w", source, err)
+	}
+	return nil
+}

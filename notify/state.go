@@ -74,11 +74,13 @@ type Item struct {
 }
 
 // Store keeps each Source's State in the cluster. Load returns an empty State when there is
-// none; Save writes it whole; List names every Source with a stored State.
+// none; Save writes it whole; List names every Source with a stored State; Delete removes one
+// (none is no error).
 type Store interface {
 	Load(ctx context.Context, source string) (*State, error)
 	Save(ctx context.Context, source string, st *State) error
 	List(ctx context.Context) ([]string, error)
+	Delete(ctx context.Context, source string) error
 }
 
 // ErrNoSlack is what a TargetFunc returns for a Source that has no Slack configured.
@@ -143,4 +145,12 @@ func (m *MemoryStore) List(context.Context) ([]string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return slices.Sorted(maps.Keys(m.m)), nil
+}
+
+// Delete forgets a Source's State.
+func (m *MemoryStore) Delete(_ context.Context, source string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.m, source)
+	return nil
 }

@@ -208,6 +208,9 @@ func (c *Controller) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		if apierrors.IsNotFound(err) { // the Source is gone: its objects stay, its inventory goes
 			c.forget(req.NamespacedName)
 			c.metrics.forget(req.String())
+			if err := c.forgetSlack(ctx, req.NamespacedName); err != nil {
+				return reconcile.Result{}, err
+			}
 			return reconcile.Result{}, c.cluster.DeleteInventory(ctx, sourceLabel(req.NamespacedName))
 		}
 		return reconcile.Result{}, err

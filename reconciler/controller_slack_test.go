@@ -23,6 +23,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/dynamic"
@@ -206,6 +207,18 @@ func TestControllerSlackMission(t *testing.T) {
 	if img := d.Spec.Template.Spec.Containers[0].Image; img != "nginx:1.21.0" {
 		t.Errorf("image = %s after the revert", img)
 	}
+
+	// The Slack state lives as long as its Source.
+	state := client.ObjectKey{Namespace: s.ns, Name: slackStateName(s.key.String())}
+	if err := s.client.Get(t.Context(), state, &corev1.ConfigMap{}); err != nil {
+		t.Fatalf("Slack state ConfigMap %s: %v", state, err)
+	}
+	if err := s.client.Delete(t.Context(), s.source()); err != nil {
+		t.Fatal(err)
+	}
+	s.eventually(15*time.Second, "the Slack state ConfigMap deleted with its Source", func() bool {
+		return apierrors.IsNotFound(s.client.Get(t.Context(), state, &corev1.ConfigMap{}))
+	})
 }
 
 // TestControllerSlackRestartAndLeaderChange: an open incident survives a restart and a leader

@@ -187,6 +187,17 @@ func (c *Controller) UseSlack(s *SlackNotifier) {
 	s.mu.Unlock()
 }
 
+// forgetSlack drops the Slack threads and outbox of a deleted Source.
+func (c *Controller) forgetSlack(ctx context.Context, key types.NamespacedName) error {
+	if c.slack == nil {
+		return nil
+	}
+	c.slack.mu.Lock()
+	delete(c.slack.problems, key.String())
+	c.slack.mu.Unlock()
+	return c.slack.n.Forget(ctx, key.String())
+}
+
 // slackProblem is the Slack error to show on a Source's Ready condition, or "".
 func (c *Controller) slackProblem(key types.NamespacedName) string {
 	if c.slack == nil {

@@ -175,3 +175,16 @@ func sourceLabelOf(source string) string {
 	ns, name, _ := cutSource(source)
 	return sourceLabel(keyOfName(ns, name))
 }
+
+// Delete removes a Source's Slack state; none is no error.
+func (s *SlackStore) Delete(ctx context.Context, source string) error {
+	name := slackStateName(source)
+	err := s.client.Resource(configMaps).Namespace(s.namespace).Delete(ctx, name, metav1.DeleteOptions{})
+	s.mu.Lock()
+	delete(s.versions, source)
+	s.mu.Unlock()
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("Slack state ConfigMap %s/%s: delete: %w", s.namespace, name, err)
+	}
+	return nil
+}
