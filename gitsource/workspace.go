@@ -185,7 +185,10 @@ func (w *Workspace) Push(ctx context.Context, opts PushOptions) (PushResult, err
 		}
 		res.Rebased = true
 	}
-	spec := config.RefSpec("+" + commit.String() + ":" + branch.String())
+	if err := w.repo.Storer.SetReference(plumbing.NewHashReference(branch, commit)); err != nil {
+		return PushResult{}, w.fail("commit", err)
+	}
+	spec := config.RefSpec("+" + branch.String() + ":" + branch.String())
 	err = w.repo.PushContext(ctx, &git.PushOptions{
 		RemoteName: git.DefaultRemoteName, RefSpecs: []config.RefSpec{spec}, Auth: w.rem.auth, CABundle: w.rem.caBundle, Force: true,
 	})
