@@ -126,6 +126,8 @@ type sourceState struct {
 	// changedAt is when a watch event last came for one of the Source's objects, for the
 	// detection-latency metric.
 	changedAt map[report.ObjectRef]time.Time
+	// proposals is what propose mode keeps in memory (see proposalMemo).
+	proposals *proposalMemo
 }
 
 // NewController returns a Controller that reads Sources through c (a cached client), compares

@@ -118,6 +118,10 @@ type SourceSpec struct {
 	// +kubebuilder:validation:MaxLength=253
 	// +optional
 	ServiceAccountName string `json:"serviceAccountName,omitempty"`
+
+	// Propose says where the pull requests of mode propose go.
+	// +optional
+	Propose *ProposeSpec `json:"propose,omitempty"`
 }
 
 // LocalObjectReference names an object in the Source's namespace.
