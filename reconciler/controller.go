@@ -280,7 +280,8 @@ func (c *Controller) passDue(st *sourceState, src *v1alpha1.Source) bool {
 	if st.pollErr != nil {
 		errMsg = st.pollErr.Error()
 	}
-	due := st.dirty || st.passedFor != scope || (st.hasTags && st.passedAt.Before(st.polledAt)) || errMsg != st.announcedErr
+	due := st.dirty || st.passedFor != scope || (st.hasTags && st.passedAt.Before(st.polledAt)) || errMsg != st.announcedErr ||
+		proposalsDue(st, src, c.opts.Now())
 	st.dirty, st.passedFor, st.passedAt = false, scope, c.opts.Now()
 	return due
 }

@@ -44,6 +44,27 @@ func (c *Controller) proposalMemo(st *sourceState) *proposalMemo {
 	return st.proposals
 }
 
+// proposalsDue reports whether a pass is due for propose mode alone: a keep request waits, or
+// an open pull request (or a failed proposal) was last looked at an interval ago. The caller
+// holds c.mu.
+func proposalsDue(st *sourceState, src *v1alpha1.Source, now time.Time) bool {
+	memo := st.proposals
+	if memo == nil {
+		return false
+	}
+	if len(memo.keep) > 0 {
+		return true
+	}
+	interval := src.Spec.PollInterval()
+	for fp, inc := range st.incidents {
+		if p := inc.Proposal; p != nil && (p.State == string(v1alpha1.ProposalOpen) || p.State == string(v1alpha1.ProposalFailed) || p.State == proposalRequested) &&
+			now.Sub(memo.checked[fp]) >= interval {
+			return true
+		}
+	}
+	return false
+}
+
 // ProposeIncident asks for a pull request that keeps one incident's live state, whatever the
 // Source's mode: the Slack button "Keep it" calls it. by names who asked. The pull request is
 // opened by the Source's next pass, which this call triggers; the request is kept in the
@@ -220,6 +241,17 @@ func (c *Controller) closeResolved(ctx context.Context, src *v1alpha1.Source, in
 	defer cancel()
 	p := inc.Proposal
 	forge, err := c.forgeOf(ctx, src)
+	if err == nil {
+		// Git may have caught up with a merge before the pull request was looked at again.
+		var pr *gitsource.PullRequest
+		if pr, err = forge.Get(ctx, p.Number); err == nil && pr.State == gitsource.PullRequestMerged {
+			p.State, p.By = string(v1alpha1.ProposalMerged), pr.By
+			return []Notification{{Event: EventProposalMerged, Incidents: []*report.Incident{inc}, Detail: "merged by " + byName(pr.By)}}
+		} else if err == nil && pr.State == gitsource.PullRequestClosed {
+			p.State, p.By = string(v1alpha1.ProposalClosed), pr.By
+			return []Notification{{Event: EventProposalClosed, Incidents: []*report.Incident{inc}, Detail: "closed by " + byName(pr.By)}}
+		}
+	}
 	if err == nil {
 		err = forge.Comment(ctx, p.Number, "The cluster matches Git again (the change was reverted by hand, or Git now declares it): Plumbline closes this pull request.")
 	}

@@ -1,0 +1,199 @@
+package propose
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	sdk "code.gitea.io/sdk/gitea"
+	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	v1alpha1 "github.com/plumbline/plumbline/api/v1alpha1"
+	"github.com/plumbline/plumbline/reconciler"
+	"github.com/plumbline/plumbline/test/gitea"
+	"github.com/plumbline/plumbline/test/gitserver"
+)
+
+const webDeployment = `# The web front end. Keep the comments.
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  labels:
+    app: web # who we are
+spec:
+  replicas: 2 # two is enough, until it is not
+  selector:
+    matchLabels:
+      app: web
+  template:
+    metadata:
+      labels:
+        app: web
+    spec:
+      securityContext:
+        runAsNonRoot: true
+      containers:
+      - name: nginx
+        image: nginx@sha256:0000000000000000000000000000000000000000000000000000000000000001
+        securityContext:
+          allowPrivilegeEscalation: false
+        resources:
+          limits:
+            cpu: 100m
+            memory: 64Mi
+`
+
+func (s *scene) replicas() int32 {
+	s.t.Helper()
+	var d appsv1.Deployment
+	if err := s.client.Get(s.t.Context(), types.NamespacedName{Namespace: s.ns, Name: "web"}, &d); err != nil {
+		s.t.Fatal(err)
+	}
+	return *d.Spec.Replicas
+}
+
+// TestScaleProposedMergedResolves: kubectl scale in propose mode opens one pull request with
+// the one-line replicas change in the right file, comments intact; merging it through the API
+// makes Git the truth: the incident resolves and nothing is reverted.
+func TestScaleProposedMergedResolves(t *testing.T) {
+	s := newScene(t, map[string]string{"apps/web.yaml": webDeployment, "README.md": "desired state\n"}, "apps")
+	s.start(s.proposeSpec("apps"))
+	s.eventually(30*time.Second, "the Source is watched", func() bool { return s.source().Status.LastFetchedRevision != "" })
+	s.kubectl("scale", "deployment/web", "--replicas=5")
+
+	pr := s.onePull()
+	if want := "plumbline: keep Deployment/" + s.ns + "/web drift"; pr.Title != want {
+		t.Errorf("title %q, want %q", pr.Title, want)
+	}
+	if !strings.HasPrefix(pr.Head.Ref, "plumbline/modified-") {
+		t.Errorf("branch %q", pr.Head.Ref)
+	}
+	for _, want := range []string{"`.spec.replicas`", "`2`", "`5`", "Policy on the proposed state"} {
+		if !strings.Contains(pr.Body, want) {
+			t.Errorf("body lacks %q:\n%s", want, pr.Body)
+		}
+	}
+	diff := s.diffOf(pr)
+	if got := changedFiles(diff); len(got) != 1 || got[0] != "apps/web.yaml" {
+		t.Errorf("changed files %q", got)
+	}
+	want := []string{"-  replicas: 2 # two is enough, until it is not", "+  replicas: 5 # two is enough, until it is not"}
+	if got := changedLines(diff); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("changed lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	inc := s.source().Status.Incidents
+	if len(inc) != 1 || inc[0].Proposal == nil || inc[0].Proposal.State != v1alpha1.ProposalOpen || inc[0].Proposal.URL != pr.HTMLURL {
+		t.Fatalf("status incidents: %+v", inc)
+	}
+
+	if ok, _, err := s.gitea.MergePullRequest(gitea.AdminUser, s.repoName, pr.Index, sdk.MergePullRequestOption{Style: sdk.MergeStyleMerge}); err != nil || !ok {
+		t.Fatalf("merge: %v %v", ok, err)
+	}
+	s.eventually(60*time.Second, "the merge is seen", func() bool { return len(s.notes.of(reconciler.EventProposalMerged)) == 1 })
+	if d := s.notes.of(reconciler.EventProposalMerged)[0].Detail; d != "merged by "+gitea.AdminUser {
+		t.Errorf("merged detail %q", d)
+	}
+	s.eventually(60*time.Second, "the incident resolves", func() bool { return len(s.notes.of(reconciler.EventResolved)) == 1 })
+	if n := len(s.notes.of(reconciler.EventReverted)); n != 0 {
+		t.Errorf("%d reverts after the merge", n)
+	}
+	if r := s.replicas(); r != 5 {
+		t.Errorf("replicas %d after the merge, want 5", r)
+	}
+	if n := len(s.source().Status.Incidents); n != 0 {
+		t.Errorf("%d incidents left", n)
+	}
+}
+
+// TestClosedProposalReverts: closing the pull request rejects the change: Plumbline reverts.
+func TestClosedProposalReverts(t *testing.T) {
+	s := newScene(t, map[string]string{"apps/web.yaml": webDeployment}, "apps")
+	s.start(s.proposeSpec("apps"))
+	s.eventually(30*time.Second, "the Source is watched", func() bool { return s.source().Status.LastFetchedRevision != "" })
+	s.kubectl("scale", "deployment/web", "--replicas=7")
+	pr := s.onePull()
+	closed := sdk.StateClosed
+	if _, _, err := s.gitea.EditPullRequest(gitea.AdminUser, s.repoName, pr.Index, sdk.EditPullRequestOption{State: &closed}); err != nil {
+		t.Fatal(err)
+	}
+	s.eventually(60*time.Second, "the close is seen", func() bool { return len(s.notes.of(reconciler.EventProposalClosed)) == 1 })
+	if d := s.notes.of(reconciler.EventProposalClosed)[0].Detail; !strings.Contains(d, "closed by "+gitea.AdminUser) {
+		t.Errorf("closed detail %q", d)
+	}
+	s.eventually(60*time.Second, "the revert", func() bool { return len(s.notes.of(reconciler.EventReverted)) >= 1 && s.replicas() == 2 })
+}
+
+// TestOverlayPatchEdited: a field an overlay patch sets is edited in the patch, not the base.
+func TestOverlayPatchEdited(t *testing.T) {
+	patch := "# prod needs more\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 3\n"
+	s := newScene(t, map[string]string{
+		"base/web.yaml": webDeployment, "base/kustomization.yaml": "resources:\n- web.yaml\n",
+		"prod/kustomization.yaml": "resources:\n- ../base\npatches:\n- path: replicas.yaml\n", "prod/replicas.yaml": patch,
+	}, "prod")
+	s.start(s.proposeSpec("prod"))
+	s.eventually(30*time.Second, "the Source is watched", func() bool { return s.source().Status.LastFetchedRevision != "" })
+	s.kubectl("scale", "deployment/web", "--replicas=6")
+	pr := s.onePull()
+	diff := s.diffOf(pr)
+	if got := changedFiles(diff); len(got) != 1 || got[0] != "prod/replicas.yaml" {
+		t.Errorf("changed files %q, want the overlay patch only", got)
+	}
+	if got := changedLines(diff); strings.Join(got, "\n") != "-  replicas: 3\n+  replicas: 6" {
+		t.Errorf("changed lines:\n%s", strings.Join(got, "\n"))
+	}
+	if !strings.Contains(pr.Body, "kustomize patch prod/replicas.yaml") {
+		t.Errorf("body does not say the patch is edited:\n%s", pr.Body)
+	}
+}
+
+// TestOnePullRequestThenClosedWhenDriftGoes: many passes over the same drift open one pull
+// request; when the drift goes away by hand, it is closed with a comment.
+func TestOnePullRequestThenClosedWhenDriftGoes(t *testing.T) {
+	s := newScene(t, map[string]string{"apps/web.yaml": webDeployment}, "apps")
+	s.start(s.proposeSpec("apps"))
+	s.eventually(30*time.Second, "the Source is watched", func() bool { return s.source().Status.LastFetchedRevision != "" })
+	s.kubectl("scale", "deployment/web", "--replicas=4")
+	pr := s.onePull()
+	for i := range 10 { // ten watch events, ten passes over the same drift
+		s.kubectl("annotate", "deployment/web", "--overwrite", "--field-manager=rollout-bot", "touch="+string(rune('a'+i)))
+		time.Sleep(150 * time.Millisecond)
+	}
+	time.Sleep(5 * time.Second) // two more polls of Git and of the pull request
+	if prs := s.pulls(); len(prs) != 1 {
+		t.Fatalf("%d pull requests after 10 passes, want 1", len(prs))
+	}
+	if n := len(s.notes.of(reconciler.EventProposalOpened)); n != 1 {
+		t.Errorf("%d proposal-opened notifications", n)
+	}
+	s.kubectl("scale", "deployment/web", "--replicas=2")
+	s.eventually(60*time.Second, "the pull request is closed", func() bool { return len(s.notes.of(reconciler.EventProposalClosed)) == 1 })
+	got, _, err := s.gitea.GetPullRequest(gitea.AdminUser, s.repoName, pr.Index)
+	if err != nil || got.State != sdk.StateClosed || got.HasMerged {
+		t.Fatalf("pull request after the drift went: %+v, %v", got, err)
+	}
+	comments, _, err := s.gitea.ListIssueComments(gitea.AdminUser, s.repoName, pr.Index, sdk.ListIssueCommentOptions{})
+	if err != nil || len(comments) != 1 || !strings.Contains(comments[0].Body, "matches Git again") {
+		t.Errorf("comments: %v, %v", comments, err)
+	}
+}
+
+// TestBaseMovedRebased: when main moves while the pull request is open, its branch is rebuilt
+// on the new tip.
+func TestBaseMovedRebased(t *testing.T) {
+	s := newScene(t, map[string]string{"apps/web.yaml": webDeployment}, "apps")
+	s.start(s.proposeSpec("apps"))
+	s.eventually(30*time.Second, "the Source is watched", func() bool { return s.source().Status.LastFetchedRevision != "" })
+	s.kubectl("scale", "deployment/web", "--replicas=4")
+	s.onePull()
+	tip := gitserver.Commit(t, s.local, map[string]string{"NOTES.md": "an unrelated change\n"}, "notes")
+	s.push()
+	s.eventually(60*time.Second, "the branch is rebuilt on the new base", func() bool {
+		inc := s.source().Status.Incidents
+		return len(inc) == 1 && inc[0].Proposal != nil && inc[0].Proposal.BaseCommit == tip
+	})
+	if prs := s.pulls(); len(prs) != 1 {
+		t.Errorf("%d pull requests after the rebase, want 1", len(prs))
+	}
+}
