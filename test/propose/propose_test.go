@@ -197,3 +197,89 @@ func TestBaseMovedRebased(t *testing.T) {
 		t.Errorf("%d pull requests after the rebase, want 1", len(prs))
 	}
 }
+
+const canary = "canary-3f9c2a71-never-in-git"
+
+// TestSecretNeverProposed: a Secret's data drift opens no pull request, and no value reaches
+// Gitea; a label drift of the same Secret opens one without the value.
+func TestSecretNeverProposed(t *testing.T) {
+	secret := "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  labels:\n    tier: db\nstringData:\n  password: from-git\n"
+	other := "apiVersion: v1\nkind: Secret\nmetadata:\n  name: cache\n  labels:\n    tier: cache\nstringData:\n  password: from-git-too\n"
+	s := newScene(t, map[string]string{"apps/web.yaml": webDeployment, "apps/db.yaml": secret, "apps/cache.yaml": other}, "apps")
+	s.start(s.proposeSpec("apps"))
+	s.eventually(30*time.Second, "the Source is watched", func() bool { return s.source().Status.LastFetchedRevision != "" })
+	s.kubectl("patch", "secret/db", "--type=merge", "-p", `{"stringData":{"password":"`+canary+`"}}`)
+	s.eventually(60*time.Second, "the proposal is refused", func() bool { return len(s.notes.of(reconciler.EventProposalFailed)) > 0 })
+	if d := s.notes.of(reconciler.EventProposalFailed)[0].Detail; !strings.Contains(d, "never writes Secret values into Git") || strings.Contains(d, canary) {
+		t.Errorf("failed detail %q", d)
+	}
+	if prs := s.pulls(); len(prs) != 0 {
+		t.Fatalf("%d pull requests for a Secret's data", len(prs))
+	}
+	s.kubectl("patch", "secret/cache", "--type=merge", "-p", `{"metadata":{"labels":{"tier":"primary"}},"stringData":{"unused":"`+canary+`"}}`)
+	s.kubectl("patch", "secret/cache", "--type=json", "-p", `[{"op":"remove","path":"/data/unused"}]`)
+	s.eventually(60*time.Second, "the label proposal opens", func() bool { return len(s.pulls()) == 1 })
+	pr := s.pulls()[0]
+	full, _, err := s.gitea.GetPullRequest(gitea.AdminUser, s.repoName, pr.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	patch, _, err := s.gitea.GetPullRequestPatch(gitea.AdminUser, s.repoName, pr.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(full.Body, canary) || strings.Contains(string(patch), canary) || strings.Contains(s.notes.String(), canary) {
+		t.Errorf("the canary reached Gitea or the notifier:\nbody:\n%s\npatch:\n%s", full.Body, patch)
+	}
+	if !strings.Contains(string(patch), "+    tier: primary") {
+		t.Errorf("patch lacks the label change:\n%s", patch)
+	}
+	for _, inc := range s.source().Status.Incidents {
+		if inc.Proposal != nil && strings.Contains(inc.Proposal.Message, canary) {
+			t.Errorf("canary in the status: %+v", inc.Proposal)
+		}
+	}
+}
+
+// TestForgeFailuresKeepIncidentOpen: a forge that is down, a 401 token and a protected branch
+// each fail the proposal with a clear error in the notification and the Source's status; the
+// incident stays open and nothing is reverted.
+func TestForgeFailuresKeepIncidentOpen(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(s *scene, spec *v1alpha1.SourceSpec)
+		want  string
+	}{
+		{"forge down", func(s *scene, spec *v1alpha1.SourceSpec) { spec.Propose.APIURL = "http://127.0.0.1:1" }, "connection refused"},
+		{"bad token", func(s *scene, spec *v1alpha1.SourceSpec) {
+			s.secret("bad", map[string]string{"token": "0123456789abcdef0123456789abcdef01234567", "username": gitea.AdminUser})
+			spec.Propose.SecretRef.Name = "bad"
+		}, "authentication"},
+		{"protected branch", func(s *scene, spec *v1alpha1.SourceSpec) {
+			if _, _, err := s.gitea.CreateBranchProtection(gitea.AdminUser, s.repoName, sdk.CreateBranchProtectionOption{RuleName: "plumbline/*"}); err != nil {
+				s.t.Fatal(err)
+			}
+		}, "pre-receive hook declined"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newScene(t, map[string]string{"apps/web.yaml": webDeployment}, "apps")
+			spec := s.proposeSpec("apps")
+			tt.setup(s, &spec)
+			s.start(spec)
+			s.eventually(30*time.Second, "the Source is watched", func() bool { return s.source().Status.LastFetchedRevision != "" })
+			s.kubectl("scale", "deployment/web", "--replicas=5")
+			s.eventually(60*time.Second, "the proposal fails", func() bool { return len(s.notes.of(reconciler.EventProposalFailed)) > 0 })
+			if d := s.notes.of(reconciler.EventProposalFailed)[0].Detail; !strings.Contains(d, tt.want) || strings.Contains(d, srv.Token) {
+				t.Errorf("detail %q, want it to say %q", d, tt.want)
+			}
+			inc := s.source().Status.Incidents
+			if len(inc) != 1 || inc[0].State != v1alpha1.IncidentOpen || inc[0].Proposal == nil || inc[0].Proposal.State != v1alpha1.ProposalFailed || !strings.Contains(inc[0].Proposal.Message, tt.want) {
+				t.Errorf("status incidents: %+v", inc)
+			}
+			if r := s.replicas(); r != 5 || len(s.notes.of(reconciler.EventReverted)) != 0 {
+				t.Errorf("replicas %d, reverts %d: nothing may be reverted", r, len(s.notes.of(reconciler.EventReverted)))
+			}
+		})
+	}
+}
