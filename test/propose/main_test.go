@@ -34,6 +34,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	v1alpha1 "github.com/plumbline/plumbline/api/v1alpha1"
+	"github.com/plumbline/plumbline/images"
 	"github.com/plumbline/plumbline/manifests"
 	"github.com/plumbline/plumbline/reconciler"
 	"github.com/plumbline/plumbline/test/cluster"
@@ -121,6 +122,8 @@ type scene struct {
 	notes    *notes
 	ctl      *reconciler.Controller
 	gitea    *sdk.Client
+	// images resolves tags when set, before start.
+	images *images.Resolver
 }
 
 // newScene pushes tree to a new Gitea repository, applies what dir renders to as a CD tool
@@ -234,7 +237,7 @@ func (s *scene) start(spec v1alpha1.SourceSpec) {
 		s.t.Fatal(err)
 	}
 	s.ctl, err = reconciler.NewController(mgr.GetClient(), env.Config, reconciler.ControllerOptions{
-		GitCacheDir: s.t.TempDir(), Notifier: s.notes, APIReader: mgr.GetAPIReader(),
+		GitCacheDir: s.t.TempDir(), Notifier: s.notes, APIReader: mgr.GetAPIReader(), Images: s.images,
 		Log:           slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		RevertBackoff: reconciler.Backoff{Initial: 200 * time.Millisecond, Factor: 1.5, Cap: 2 * time.Second, Quiet: 10 * time.Second},
 	})

@@ -283,3 +283,30 @@ func TestForgeFailuresKeepIncidentOpen(t *testing.T) {
 		})
 	}
 }
+
+// TestKeepItOpensProposalInAlertMode: ProposeIncident (the Slack button "Keep it") opens a pull
+// request for an incident of a Source in alert mode.
+func TestKeepItOpensProposalInAlertMode(t *testing.T) {
+	s := newScene(t, map[string]string{"apps/web.yaml": webDeployment}, "apps")
+	spec := s.proposeSpec("apps")
+	spec.Mode = v1alpha1.ModeSpec{Default: v1alpha1.ModeAlert}
+	s.start(spec)
+	s.eventually(30*time.Second, "the Source is watched", func() bool { return s.source().Status.LastFetchedRevision != "" })
+	s.kubectl("scale", "deployment/web", "--replicas=3")
+	s.eventually(30*time.Second, "the incident opens", func() bool { return len(s.source().Status.Incidents) == 1 })
+	time.Sleep(3 * time.Second)
+	if prs := s.pulls(); len(prs) != 0 {
+		t.Fatalf("alert mode opened %d pull requests", len(prs))
+	}
+	fp := s.source().Status.Incidents[0].Fingerprint
+	if err := s.ctl.ProposeIncident(t.Context(), s.key, fp, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	pr := s.onePull()
+	if !strings.HasPrefix(pr.Head.Ref, "plumbline/modified-"+fp[:12]) {
+		t.Errorf("branch %q, want it from the fingerprint %s", pr.Head.Ref, fp)
+	}
+	if err := s.ctl.ProposeIncident(t.Context(), s.key, "0000000000000000", "alice"); err == nil || !strings.Contains(err.Error(), "no open incident") {
+		t.Errorf("unknown incident: %v", err)
+	}
+}
