@@ -17,6 +17,7 @@ import (
 	v1alpha1 "github.com/plumbline/plumbline/api/v1alpha1"
 	"github.com/plumbline/plumbline/gitsource"
 	"github.com/plumbline/plumbline/manifests"
+	"github.com/plumbline/plumbline/policy"
 	"github.com/plumbline/plumbline/report"
 )
 
@@ -140,7 +141,7 @@ func (c *Controller) proposals(ctx context.Context, src *v1alpha1.Source, st *so
 			out = append(out, c.open(ctx, src, st, inc, now)...)
 			memo.checked[fp] = now
 		case p != nil && p.State == string(v1alpha1.ProposalOpen):
-			if ch, err := c.changeFor(ctx, inc, now); err == nil && ch.digest != p.Change {
+			if ch, err := c.cluster.changeFor(ctx, inc, now); err == nil && ch.digest != p.Change {
 				out = append(out, c.open(ctx, src, st, inc, now)...) // the drift changed: the branch follows it
 				memo.checked[fp] = now
 				continue
@@ -265,15 +266,11 @@ func (c *Controller) closeResolved(ctx context.Context, src *v1alpha1.Source, in
 	return []Notification{{Event: EventProposalClosed, Incidents: []*report.Incident{inc}, Detail: "closed by Plumbline: the drift is gone"}}
 }
 
-// propose does the work of one proposal and returns the open pull request.
+// propose does the work of one proposal for the controller and returns the open pull request.
 func (c *Controller) propose(ctx context.Context, src *v1alpha1.Source, st *sourceState, inc *report.Incident, now time.Time) (*report.Proposal, error) {
 	cfg := src.Spec.Propose
 	if cfg == nil {
 		return nil, errors.New("spec.propose is not set: there is no forge to open a pull request on")
-	}
-	ch, err := c.changeFor(ctx, inc, now)
-	if err != nil {
-		return nil, err
 	}
 	token, username, err := c.forgeToken(ctx, src)
 	if err != nil {
@@ -286,55 +283,104 @@ func (c *Controller) propose(ctx context.Context, src *v1alpha1.Source, st *sour
 	if auth == nil || (auth.Password == "" && auth.BearerToken == "" && len(auth.SSHPrivateKey) == 0) {
 		auth = &gitsource.Auth{Username: username, Password: token}
 	}
+	forge, err := c.forgeOf(ctx, src)
+	if err != nil {
+		return nil, err
+	}
 	base := cfg.Base
 	if base == "" {
 		base = src.Spec.Ref
 	}
-	ws, err := gitsource.Open(ctx, gitsource.WorkspaceOptions{URL: src.Spec.Repo, Base: base, Auth: auth, InsecureHTTP: cfg.InsecureHTTP, Timeout: proposeTimeout})
+	return c.cluster.Propose(ctx, inc, ProposeOptions{
+		Repo: src.Spec.Repo, Base: base, Path: sourceDir(src), Auth: auth, InsecureHTTP: cfg.InsecureHTTP, Forge: forge,
+		Author: gitsource.Signature{Name: cfg.AuthorName, Email: cfg.AuthorEmail}, Policy: st.engine,
+		BlockSeverity: src.Spec.BlockSeverity, DefaultNamespace: src.Namespace, SourceName: keyOfSource(src).String(),
+	}, now)
+}
+
+// ProposeOptions say where a proposal goes and how it is checked.
+type ProposeOptions struct {
+	// Repo is the desired-state repository; Base the branch to merge into (empty: the remote's
+	// default branch); Path the folder the source renders.
+	Repo, Base, Path string
+	// Auth pushes the proposal branch; InsecureHTTP allows it over plain http://.
+	Auth         *gitsource.Auth
+	InsecureHTTP bool
+	// Forge opens the pull request. Required.
+	Forge gitsource.Forge
+	// Author signs the commit. Default Plumbline <plumbline@localhost>.
+	Author gitsource.Signature
+	// Policy and BlockSeverity check the proposed state: a state that breaks a rule at or
+	// above BlockSeverity (default high) is not proposed. Nil Policy: the built-in baseline.
+	Policy        *policy.Engine
+	BlockSeverity string
+	// DefaultNamespace is given to objects that declare none. Default "default".
+	DefaultNamespace string
+	// SourceName names the source in the body.
+	SourceName string
+}
+
+// Propose writes the change that makes Git declare an incident's live state (or served
+// digest) on the branch plumbline/<type>-<short fingerprint>, after checking that the proposed
+// state renders, passes the blocking policy and, compared with the cluster, shows no drift of
+// the object; then it opens the pull request, or updates the open one of that branch. The
+// same incident never opens two pull requests.
+func (c *Cluster) Propose(ctx context.Context, inc *report.Incident, opts ProposeOptions, now time.Time) (*report.Proposal, error) {
+	if opts.Forge == nil {
+		return nil, errors.New("propose: no forge")
+	}
+	if opts.DefaultNamespace == "" {
+		opts.DefaultNamespace = "default"
+	}
+	if opts.Policy == nil {
+		var err error
+		if opts.Policy, err = policy.NewEngine(nil); err != nil {
+			return nil, err
+		}
+	}
+	if opts.Author.Name == "" {
+		opts.Author.Name = "Plumbline"
+	}
+	if opts.Author.Email == "" {
+		opts.Author.Email = "plumbline@localhost"
+	}
+	ch, err := c.changeFor(ctx, inc, now)
+	if err != nil {
+		return nil, err
+	}
+	ws, err := gitsource.Open(ctx, gitsource.WorkspaceOptions{URL: opts.Repo, Base: opts.Base, Auth: opts.Auth, InsecureHTTP: opts.InsecureHTTP, Timeout: proposeTimeout})
 	if err != nil {
 		return nil, err
 	}
 	defer ws.Close()
-	dir := sourceDir(src)
+	dir := cleanDir(opts.Path)
 	edit, err := ch.apply(ws.Dir, dir, now)
 	if err != nil {
 		return nil, fmt.Errorf("edit Git: %w", err)
 	}
-	policyResult, err := c.checkProposed(ctx, src, st, ws, dir, inc, ch)
+	policyResult, err := c.checkProposed(ctx, opts, ws, dir, inc, ch)
 	if err != nil {
 		return nil, err
 	}
 	branch := proposalBranch(inc)
-	author := gitsource.Signature{Name: cfg.AuthorName, Email: cfg.AuthorEmail}
-	if author.Name == "" {
-		author.Name = "Plumbline"
-	}
-	if author.Email == "" {
-		author.Email = "plumbline@localhost"
-	}
-	msg := ch.title + "\n\nPlumbline incident " + inc.Fingerprint + " of Source " + keyOfSource(src).String() + ".\n"
-	pushed, err := ws.Push(ctx, gitsource.PushOptions{Branch: branch, Message: msg, Author: author, When: now})
+	msg := ch.title + "\n\nPlumbline incident " + inc.Fingerprint + " of " + opts.SourceName + ".\n"
+	_, err = ws.Push(ctx, gitsource.PushOptions{Branch: branch, Message: msg, Author: opts.Author, When: now})
 	if errors.Is(err, gitsource.ErrNoChange) {
 		return nil, fmt.Errorf("Git already declares this state on %s: nothing to propose", shortRevision(ws.BaseCommit))
 	}
 	if err != nil {
 		return nil, err
 	}
-	_ = pushed
-	forge, err := c.forgeOf(ctx, src)
-	if err != nil {
-		return nil, err
-	}
-	body := proposalBody(keyOfSource(src).String(), ws.BaseCommit, inc, edit.Notes, policyResult)
-	pr, err := forge.FindOpen(ctx, branch)
+	body := proposalBody(opts.SourceName, ws.BaseCommit, inc, edit.Notes, policyResult)
+	pr, err := opts.Forge.FindOpen(ctx, branch)
 	if err != nil {
 		return nil, err
 	}
 	if pr != nil {
-		if pr, err = forge.Update(ctx, pr.Number, ch.title, body); err != nil {
+		if pr, err = opts.Forge.Update(ctx, pr.Number, ch.title, body); err != nil {
 			return nil, err
 		}
-	} else if pr, err = forge.Create(ctx, gitsource.NewPullRequest{Branch: branch, Base: strings.TrimPrefix(ws.Base, "refs/heads/"), Title: ch.title, Body: body}); err != nil {
+	} else if pr, err = opts.Forge.Create(ctx, gitsource.NewPullRequest{Branch: branch, Base: strings.TrimPrefix(ws.Base, "refs/heads/"), Title: ch.title, Body: body}); err != nil {
 		return nil, err
 	}
 	return &report.Proposal{State: string(v1alpha1.ProposalOpen), URL: pr.URL, Number: pr.Number, Branch: branch, BaseCommit: ws.BaseCommit, Change: ch.digest}, nil
@@ -342,17 +388,21 @@ func (c *Controller) propose(ctx context.Context, src *v1alpha1.Source, st *sour
 
 // checkProposed renders the proposed tree, refuses it when it breaks a blocking policy or
 // does not declare what runs, and returns the policy result for the body.
-func (c *Controller) checkProposed(ctx context.Context, src *v1alpha1.Source, st *sourceState, ws *gitsource.Workspace, dir string, inc *report.Incident, ch *change) (string, error) {
+func (c *Cluster) checkProposed(ctx context.Context, opts ProposeOptions, ws *gitsource.Workspace, dir string, inc *report.Incident, ch *change) (string, error) {
 	objs, err := manifests.Render(ctx, ws.Dir, dir, manifests.DefaultOptions())
 	if err != nil {
 		return "", fmt.Errorf("the proposed state does not render: %w", err)
 	}
-	revision := report.Source{Repo: gitsource.RedactURL(src.Spec.Repo), Ref: ws.Base, Revision: ws.BaseCommit, Path: dir}
-	if err := blockingViolations(ctx, objs, st.engine, revision, src.Spec.BlockSeverity); err != nil {
+	revision := report.Source{Repo: gitsource.RedactURL(opts.Repo), Ref: ws.Base, Revision: ws.BaseCommit, Path: dir}
+	if err := blockingViolations(ctx, objs, opts.Policy, revision, opts.BlockSeverity); err != nil {
 		return "", fmt.Errorf("the proposed state breaks a blocking policy, so no pull request is opened: %w", err)
 	}
-	result := "No rule is broken at or above " + blockSeverityOf(src) + "."
-	if r, err := Check(ctx, objs, CheckOptions{Source: revision, Policy: st.engine}); err == nil {
+	block := opts.BlockSeverity
+	if block == "" {
+		block = "high"
+	}
+	result := "No rule is broken at or above " + block + "."
+	if r, err := Check(ctx, objs, CheckOptions{Source: revision, Policy: opts.Policy}); err == nil {
 		var lower []string
 		for _, f := range r.Findings {
 			if f.Type == report.PolicyViolation {
@@ -381,9 +431,9 @@ func (c *Controller) checkProposed(ctx context.Context, src *v1alpha1.Source, st
 	case len(proposed) != 1:
 		return "", fmt.Errorf("%s: the proposed state declares it %d times", inc.Object, len(proposed))
 	}
-	opts := DefaultDiffOptions()
-	opts.DefaultNamespace = src.Namespace
-	rep, err := c.cluster.Diff(ctx, proposed, opts)
+	dopts := DefaultDiffOptions()
+	dopts.DefaultNamespace = opts.DefaultNamespace
+	rep, err := c.Diff(ctx, proposed, dopts)
 	if err != nil {
 		return "", fmt.Errorf("%s: compare the proposed state with the cluster: %w", inc.Object, err)
 	}
@@ -393,13 +443,6 @@ func (c *Controller) checkProposed(ctx context.Context, src *v1alpha1.Source, st
 		}
 	}
 	return result, nil
-}
-
-func blockSeverityOf(src *v1alpha1.Source) string {
-	if src.Spec.BlockSeverity == "" {
-		return "high"
-	}
-	return src.Spec.BlockSeverity
 }
 
 // proposalBranch is plumbline/<type>-<short hash of the fingerprint>: the same incident always
@@ -413,8 +456,11 @@ func proposalBranch(inc *report.Incident) string {
 }
 
 // sourceDir is the Source's folder, cleaned, relative to the repository root.
-func sourceDir(src *v1alpha1.Source) string {
-	dir := path.Clean("/" + strings.TrimPrefix(src.Spec.Path, "/"))[1:]
+func sourceDir(src *v1alpha1.Source) string { return cleanDir(src.Spec.Path) }
+
+// cleanDir cleans a folder relative to the repository root; "" is ".".
+func cleanDir(p string) string {
+	dir := path.Clean("/" + strings.TrimPrefix(p, "/"))[1:]
 	if dir == "" {
 		return "."
 	}

@@ -39,7 +39,7 @@ type lockChange struct {
 
 // changeFor turns an incident into the change that makes Git declare what runs. A Secret's
 // values are never written to Git: such a change is refused.
-func (c *Controller) changeFor(ctx context.Context, inc *report.Incident, now time.Time) (*change, error) {
+func (c *Cluster) changeFor(ctx context.Context, inc *report.Incident, now time.Time) (*change, error) {
 	if len(inc.Findings) == 0 {
 		return nil, fmt.Errorf("%s: no findings to propose", inc.Object)
 	}
@@ -63,7 +63,7 @@ func (c *Controller) changeFor(ctx context.Context, inc *report.Incident, now ti
 		if inc.Object.Kind == "Secret" {
 			return nil, fmt.Errorf("%s: Plumbline never writes Secret values into Git", inc.Object)
 		}
-		live, _, err := c.cluster.get(ctx, inc.Object)
+		live, _, err := c.get(ctx, inc.Object)
 		if err != nil {
 			return nil, fmt.Errorf("%s: read the live object: %w", inc.Object, err)
 		}
