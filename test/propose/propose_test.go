@@ -310,3 +310,65 @@ func TestKeepItOpensProposalInAlertMode(t *testing.T) {
 		t.Errorf("unknown incident: %v", err)
 	}
 }
+
+// TestExtraAndMissingProposed: an object created by hand is proposed as a new file listed in
+// the kustomization; an object deleted by hand is proposed as removed from Git. Merging both
+// leaves no drift.
+func TestExtraAndMissingProposed(t *testing.T) {
+	settings := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  mode: fast\n"
+	legacy := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: legacy\ndata:\n  mode: slow\n"
+	s := newScene(t, map[string]string{
+		"apps/kustomization.yaml": "resources:\n- web.yaml\n- settings.yaml\n- legacy.yaml\n",
+		"apps/web.yaml":           webDeployment, "apps/settings.yaml": settings, "apps/legacy.yaml": legacy,
+	}, "apps")
+	spec := s.proposeSpec("apps")
+	s.start(spec)
+	s.eventually(30*time.Second, "the Source is watched", func() bool { return s.source().Status.LastFetchedRevision != "" })
+	s.kubectl("create", "configmap", "hotfix", "--from-literal=flag=on")
+	s.kubectl("delete", "configmap", "legacy")
+	s.eventually(60*time.Second, "two pull requests open", func() bool { return len(s.pulls()) == 2 })
+	byTitle := map[string]*sdk.PullRequest{}
+	for _, pr := range s.pulls() {
+		byTitle[pr.Title] = pr
+	}
+	add := byTitle["plumbline: keep ConfigMap/"+s.ns+"/hotfix (add it to Git)"]
+	del := byTitle["plumbline: remove ConfigMap/"+s.ns+"/legacy from Git"]
+	if add == nil || del == nil {
+		t.Fatalf("pull requests: %v", byTitle)
+	}
+	addDiff := s.diffOf(add)
+	if got := changedFiles(addDiff); strings.Join(got, ",") != "apps/configmap-hotfix.yaml,apps/kustomization.yaml" {
+		t.Errorf("add: files %q", got)
+	}
+	for _, want := range []string{"+  flag: \"on\"", "+  name: hotfix", "+- configmap-hotfix.yaml"} {
+		if !strings.Contains(addDiff, want) {
+			t.Errorf("add: diff lacks %q:\n%s", want, addDiff)
+		}
+	}
+	for _, unwanted := range []string{"resourceVersion", "managedFields", "uid:", "creationTimestamp"} {
+		if strings.Contains(addDiff, unwanted) {
+			t.Errorf("add: diff has %q:\n%s", unwanted, addDiff)
+		}
+	}
+	delDiff := s.diffOf(del)
+	if !strings.Contains(delDiff, "-  mode: slow") || !strings.Contains(delDiff, "-- legacy.yaml") {
+		t.Errorf("remove: diff:\n%s", delDiff)
+	}
+	if ok, _, err := s.gitea.MergePullRequest(gitea.AdminUser, s.repoName, add.Index, sdk.MergePullRequestOption{Style: sdk.MergeStyleMerge}); err != nil || !ok {
+		t.Fatalf("merge %q: %v %v", add.Title, ok, err)
+	}
+	// Both edit the kustomization's resources: the second conflicts until Plumbline rebuilds
+	// its branch on the moved base.
+	s.eventually(60*time.Second, "the removal is rebuilt on the new base and merges", func() bool {
+		ok, _, err := s.gitea.MergePullRequest(gitea.AdminUser, s.repoName, del.Index, sdk.MergePullRequestOption{Style: sdk.MergeStyleMerge})
+		if err == nil && ok {
+			return true
+		}
+		time.Sleep(500 * time.Millisecond)
+		return false
+	})
+	s.eventually(60*time.Second, "no incident is left", func() bool {
+		src := s.source()
+		return src.Status.LastFetchedRevision != "" && len(src.Status.Incidents) == 0 && len(s.notes.of(reconciler.EventResolved)) >= 2
+	})
+}
