@@ -128,7 +128,7 @@ func (c *Controller) proposals(ctx context.Context, src *v1alpha1.Source, st *so
 		if by, ok := keep[fp]; ok && (inc.Proposal == nil || inc.Proposal.State != string(v1alpha1.ProposalOpen)) {
 			inc.Proposal = &report.Proposal{State: proposalRequested, By: by}
 		}
-		wants := src.Spec.Mode.For(string(inc.Type)) == v1alpha1.ModePropose
+		wants := src.Spec.Mode.For(string(inc.Type)) == v1alpha1.ModePropose && proposable(inc.Type)
 		p := inc.Proposal
 		switch {
 		case p != nil && p.State == proposalRequested:
@@ -227,6 +227,16 @@ func (c *Controller) follow(ctx context.Context, src *v1alpha1.Source, st *sourc
 		return c.open(ctx, src, st, inc, now) // the base moved: rebase and force-push
 	}
 	return nil
+}
+
+// proposable reports whether Git can declare the state a finding type is about: a field, an
+// object, an approved digest. Policy violations, running pods and runtime events it cannot.
+func proposable(t report.FindingType) bool {
+	switch t {
+	case report.Modified, report.Missing, report.Extra, report.ImageTagMutated, report.ImageUnpinned:
+		return true
+	}
+	return false
 }
 
 func byName(by string) string {

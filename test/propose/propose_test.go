@@ -372,3 +372,24 @@ func TestExtraAndMissingProposed(t *testing.T) {
 		return src.Status.LastFetchedRevision != "" && len(src.Status.Incidents) == 0 && len(s.notes.of(reconciler.EventResolved)) >= 2
 	})
 }
+
+// TestBlockingPolicyNotProposed: a drift whose proposed state breaks a blocking rule opens no
+// pull request, and the notification says why.
+func TestBlockingPolicyNotProposed(t *testing.T) {
+	s := newScene(t, map[string]string{"apps/web.yaml": webDeployment}, "apps")
+	s.start(s.proposeSpec("apps"))
+	s.eventually(30*time.Second, "the Source is watched", func() bool { return s.source().Status.LastFetchedRevision != "" })
+	s.kubectl("patch", "deployment/web", "--type=json", "-p", `[{"op":"replace","path":"/spec/template/spec/containers/0/securityContext/allowPrivilegeEscalation","value":true}]`)
+	s.eventually(60*time.Second, "the proposal is refused", func() bool { return len(s.notes.of(reconciler.EventProposalFailed)) > 0 })
+	failed := s.notes.of(reconciler.EventProposalFailed)
+	if len(failed) != 1 || failed[0].Incidents[0].Type != "Modified" {
+		t.Fatalf("proposal-failed notifications:\n%s", s.notes)
+	}
+	d := failed[0].Detail
+	if !strings.Contains(d, "breaks a blocking policy") || !strings.Contains(d, "disallow-privileged") {
+		t.Errorf("detail %q", d)
+	}
+	if prs := s.pulls(); len(prs) != 0 {
+		t.Errorf("%d pull requests for a state that breaks a blocking rule", len(prs))
+	}
+}
