@@ -37,6 +37,7 @@ func (e *buildError) Error() string { return "build plumbline: " + e.err.Error()
 // TestProposeCommand: `plumbline propose` opens the pull request once; run again, it updates
 // the same one.
 func TestProposeCommand(t *testing.T) {
+	t.Parallel()
 	bin, err := buildCLI()
 	if err != nil {
 		t.Fatal(err)

@@ -22,6 +22,7 @@ import (
 // TestRebuiltImageLockProposed: an image rebuilt under the same tag opens a pull request that
 // moves the lock file's entry to the served digest; merging it leaves nothing to report.
 func TestRebuiltImageLockProposed(t *testing.T) {
+	t.Parallel()
 	reg := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
 	defer reg.Close()
 	ref := strings.TrimPrefix(reg.URL, "http://") + "/team/web:1.0"

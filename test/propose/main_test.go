@@ -66,6 +66,8 @@ func run(m *testing.M) int {
 	return cluster.RunTests(m, &env)
 }
 
+var setLogger sync.Once
+
 var installCRD = sync.OnceValue(func() error {
 	_, err := envtest.InstallCRDs(env.Config, envtest.CRDInstallOptions{Paths: []string{"../../deploy/crd"}, ErrorIfPathMissing: true})
 	return err
@@ -226,7 +228,7 @@ func (s *scene) start(spec v1alpha1.SourceSpec) {
 			s.t.Fatal(err)
 		}
 	}
-	ctrl.SetLogger(logr.FromSlogHandler(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	setLogger.Do(func() { ctrl.SetLogger(logr.FromSlogHandler(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))) })
 	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
 		Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},

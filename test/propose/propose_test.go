@@ -58,6 +58,7 @@ func (s *scene) replicas() int32 {
 // the one-line replicas change in the right file, comments intact; merging it through the API
 // makes Git the truth: the incident resolves and nothing is reverted.
 func TestScaleProposedMergedResolves(t *testing.T) {
+	t.Parallel()
 	s := newScene(t, map[string]string{"apps/web.yaml": webDeployment, "README.md": "desired state\n"}, "apps")
 	s.start(s.proposeSpec("apps"))
 	s.eventually(30*time.Second, "the Source is watched", func() bool { return s.source().Status.LastFetchedRevision != "" })
@@ -109,6 +110,7 @@ func TestScaleProposedMergedResolves(t *testing.T) {
 
 // TestClosedProposalReverts: closing the pull request rejects the change: Plumbline reverts.
 func TestClosedProposalReverts(t *testing.T) {
+	t.Parallel()
 	s := newScene(t, map[string]string{"apps/web.yaml": webDeployment}, "apps")
 	s.start(s.proposeSpec("apps"))
 	s.eventually(30*time.Second, "the Source is watched", func() bool { return s.source().Status.LastFetchedRevision != "" })
@@ -127,6 +129,7 @@ func TestClosedProposalReverts(t *testing.T) {
 
 // TestOverlayPatchEdited: a field an overlay patch sets is edited in the patch, not the base.
 func TestOverlayPatchEdited(t *testing.T) {
+	t.Parallel()
 	patch := "# prod needs more\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 3\n"
 	s := newScene(t, map[string]string{
 		"base/web.yaml": webDeployment, "base/kustomization.yaml": "resources:\n- web.yaml\n",
@@ -151,6 +154,7 @@ func TestOverlayPatchEdited(t *testing.T) {
 // TestOnePullRequestThenClosedWhenDriftGoes: many passes over the same drift open one pull
 // request; when the drift goes away by hand, it is closed with a comment.
 func TestOnePullRequestThenClosedWhenDriftGoes(t *testing.T) {
+	t.Parallel()
 	s := newScene(t, map[string]string{"apps/web.yaml": webDeployment}, "apps")
 	s.start(s.proposeSpec("apps"))
 	s.eventually(30*time.Second, "the Source is watched", func() bool { return s.source().Status.LastFetchedRevision != "" })
@@ -182,6 +186,7 @@ func TestOnePullRequestThenClosedWhenDriftGoes(t *testing.T) {
 // TestBaseMovedRebased: when main moves while the pull request is open, its branch is rebuilt
 // on the new tip.
 func TestBaseMovedRebased(t *testing.T) {
+	t.Parallel()
 	s := newScene(t, map[string]string{"apps/web.yaml": webDeployment}, "apps")
 	s.start(s.proposeSpec("apps"))
 	s.eventually(30*time.Second, "the Source is watched", func() bool { return s.source().Status.LastFetchedRevision != "" })
@@ -203,6 +208,7 @@ const canary = "canary-3f9c2a71-never-in-git"
 // TestSecretNeverProposed: a Secret's data drift opens no pull request, and no value reaches
 // Gitea; a label drift of the same Secret opens one without the value.
 func TestSecretNeverProposed(t *testing.T) {
+	t.Parallel()
 	secret := "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  labels:\n    tier: db\nstringData:\n  password: from-git\n"
 	other := "apiVersion: v1\nkind: Secret\nmetadata:\n  name: cache\n  labels:\n    tier: cache\nstringData:\n  password: from-git-too\n"
 	s := newScene(t, map[string]string{"apps/web.yaml": webDeployment, "apps/db.yaml": secret, "apps/cache.yaml": other}, "apps")
@@ -245,6 +251,7 @@ func TestSecretNeverProposed(t *testing.T) {
 // each fail the proposal with a clear error in the notification and the Source's status; the
 // incident stays open and nothing is reverted.
 func TestForgeFailuresKeepIncidentOpen(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name  string
 		setup func(s *scene, spec *v1alpha1.SourceSpec)
@@ -263,6 +270,7 @@ func TestForgeFailuresKeepIncidentOpen(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			s := newScene(t, map[string]string{"apps/web.yaml": webDeployment}, "apps")
 			spec := s.proposeSpec("apps")
 			tt.setup(s, &spec)
@@ -287,6 +295,7 @@ func TestForgeFailuresKeepIncidentOpen(t *testing.T) {
 // TestKeepItOpensProposalInAlertMode: ProposeIncident (the Slack button "Keep it") opens a pull
 // request for an incident of a Source in alert mode.
 func TestKeepItOpensProposalInAlertMode(t *testing.T) {
+	t.Parallel()
 	s := newScene(t, map[string]string{"apps/web.yaml": webDeployment}, "apps")
 	spec := s.proposeSpec("apps")
 	spec.Mode = v1alpha1.ModeSpec{Default: v1alpha1.ModeAlert}
@@ -315,6 +324,7 @@ func TestKeepItOpensProposalInAlertMode(t *testing.T) {
 // the kustomization; an object deleted by hand is proposed as removed from Git. Merging both
 // leaves no drift.
 func TestExtraAndMissingProposed(t *testing.T) {
+	t.Parallel()
 	settings := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  mode: fast\n"
 	legacy := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: legacy\ndata:\n  mode: slow\n"
 	s := newScene(t, map[string]string{
@@ -376,6 +386,7 @@ func TestExtraAndMissingProposed(t *testing.T) {
 // TestBlockingPolicyNotProposed: a drift whose proposed state breaks a blocking rule opens no
 // pull request, and the notification says why.
 func TestBlockingPolicyNotProposed(t *testing.T) {
+	t.Parallel()
 	s := newScene(t, map[string]string{"apps/web.yaml": webDeployment}, "apps")
 	s.start(s.proposeSpec("apps"))
 	s.eventually(30*time.Second, "the Source is watched", func() bool { return s.source().Status.LastFetchedRevision != "" })
