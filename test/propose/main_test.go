@@ -126,6 +126,8 @@ type scene struct {
 	gitea    *sdk.Client
 	// images resolves tags when set, before start.
 	images *images.Resolver
+	// stop ends the running controller.
+	stop func()
 }
 
 // newScene pushes tree to a new Gitea repository, applies what dir renders to as a CD tool
@@ -222,13 +224,26 @@ func (s *scene) start(spec v1alpha1.SourceSpec) {
 	if err := s.client.Create(s.t.Context(), src); err != nil {
 		s.t.Fatal(err)
 	}
+	s.stop = s.run()
+	s.t.Cleanup(func() {
+		if s.stop != nil {
+			s.stop()
+		}
+	})
+}
+
+// run starts a manager with a new controller (as a restart does) and returns its stop.
+func (s *scene) run() func() {
+	s.t.Helper()
 	scheme := runtime.NewScheme()
 	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, v1alpha1.AddToScheme} {
 		if err := add(scheme); err != nil {
 			s.t.Fatal(err)
 		}
 	}
-	setLogger.Do(func() { ctrl.SetLogger(logr.FromSlogHandler(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))) })
+	setLogger.Do(func() {
+		ctrl.SetLogger(logr.FromSlogHandler(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	})
 	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
 		Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
@@ -252,12 +267,12 @@ func (s *scene) start(spec v1alpha1.SourceSpec) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
-	s.t.Cleanup(func() {
+	return func() {
 		cancel()
 		if err := <-done; err != nil {
 			s.t.Errorf("manager: %v", err)
 		}
-	})
+	}
 }
 
 // eventually waits up to d for cond, and fails with what the notifier heard.

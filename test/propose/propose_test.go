@@ -404,3 +404,33 @@ func TestBlockingPolicyNotProposed(t *testing.T) {
 		t.Errorf("%d pull requests for a state that breaks a blocking rule", len(prs))
 	}
 }
+
+// TestRestartKeepsOnePullRequest: a controller started again reads the open pull request from
+// the Source's status and opens no second one.
+func TestRestartKeepsOnePullRequest(t *testing.T) {
+	t.Parallel()
+	s := newScene(t, map[string]string{"apps/web.yaml": webDeployment}, "apps")
+	s.start(s.proposeSpec("apps"))
+	s.eventually(30*time.Second, "the Source is watched", func() bool { return s.source().Status.LastFetchedRevision != "" })
+	s.kubectl("scale", "deployment/web", "--replicas=4")
+	pr := s.onePull()
+	s.eventually(30*time.Second, "the proposal is in the status", func() bool {
+		inc := s.source().Status.Incidents
+		return len(inc) == 1 && inc[0].Proposal != nil && inc[0].Proposal.Number == pr.Index
+	})
+	s.stop()
+	before := len(s.notes.of(reconciler.EventProposalOpened))
+	s.stop = s.run()
+	s.kubectl("annotate", "deployment/web", "--overwrite", "--field-manager=rollout-bot", "touch=after-restart")
+	time.Sleep(6 * time.Second) // passes and polls of the restarted controller
+	if prs := s.pulls(); len(prs) != 1 {
+		t.Fatalf("%d pull requests after a restart, want 1", len(prs))
+	}
+	if n := len(s.notes.of(reconciler.EventProposalOpened)); n != before {
+		t.Errorf("%d proposal-opened notifications after the restart, want %d", n, before)
+	}
+	inc := s.source().Status.Incidents
+	if len(inc) != 1 || inc[0].Proposal == nil || inc[0].Proposal.Number != pr.Index || inc[0].Proposal.State != "open" {
+		t.Errorf("status after the restart: %+v", inc)
+	}
+}
