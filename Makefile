@@ -19,10 +19,12 @@ all: build
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN)/plumbline ./cmd/plumbline
 
-## control-plane: kube-apiserver and etcd at the versions pinned in test/tools/go.mod, into
-## test/bin; skipped when they are there at those versions
+## control-plane: kube-apiserver and etcd at the versions pinned in test/tools/go.mod, and
+## Gitea at the version pinned in test/tools/gitea/go.mod, into test/bin; each skipped when it
+## is there at its version
 control-plane:
 	@./hack/build-control-plane.sh $(TESTBIN)
+	@./hack/build-gitea.sh $(TESTBIN)
 
 ## generate: the Source CRD (deploy/crd) and deepcopy functions from the Go types in api/, with
 ## controller-gen at the version pinned in hack/tools/go.mod

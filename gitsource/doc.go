@@ -1,4 +1,5 @@
-// Package gitsource fetches the desired state of a cluster from Git.
+// Package gitsource fetches the desired state of a cluster from Git, and
+// proposes changes to it as pull requests.
 //
 // Fetch resolves a branch, a tag or a commit of a remote repository with one
 // ls-remote-style request, and fetches only what it does not already hold: a
@@ -20,6 +21,18 @@
 // accepts a password embedded in a URL, and never puts a credential in an
 // error: URLs in errors are passed through RedactURL and token, password and
 // passphrase strings are scrubbed from the text of wrapped errors.
+//
+// For pull requests as the approval path, Open clones the tip of a branch
+// into a writable Workspace; EditTree writes a change into it as a minimal
+// in-place YAML edit (kyaml: comments, key order and untouched lines kept)
+// where the field comes from (a kustomize patch, an images: entry, the
+// object's own file, else a patch it adds to the overlay); UpsertListEntry is
+// the generic list edit the image lock file uses; Push commits with the
+// given author and force-pushes the proposal branch as one commit on the
+// current base, sending nothing when the remote branch already holds the
+// same change. Forge opens and follows the pull request on Gitea or GitHub.
+// Secret values are the caller's to keep out: the package writes what it is
+// given.
 //
 // Errors carry a kind that callers test with errors.Is: ErrAuth,
 // ErrHostKey, ErrRefNotFound, ErrRepositoryNotFound and the transient

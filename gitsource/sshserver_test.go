@@ -22,7 +22,7 @@ import (
 )
 
 // sshGitServer is a real SSH server (golang.org/x/crypto/ssh) that runs
-// `git upload-pack` for the repositories under root, for one authorized
+// `git upload-pack` (and `git receive-pack`, for pushes) for the repositories under root, for one authorized
 // client key.
 type sshGitServer struct {
 	addr        string
@@ -101,13 +101,13 @@ func serveSSHSession(ch ssh.Channel, requests <-chan *ssh.Request, root string) 
 		}
 		command := string(req.Payload[4:])
 		prog, path, _ := strings.Cut(command, " ")
-		if prog != "git-upload-pack" {
+		if prog != "git-upload-pack" && prog != "git-receive-pack" {
 			_ = req.Reply(false, nil)
 			continue
 		}
 		_ = req.Reply(true, nil)
 		dir := filepath.Join(root, filepath.Clean("/"+strings.Trim(path, "'")))
-		cmd := exec.Command("git", "upload-pack", dir)
+		cmd := exec.Command("git", strings.TrimPrefix(prog, "git-"), dir)
 		cmd.Stdout, cmd.Stderr = ch, ch.Stderr()
 		stdin, err := cmd.StdinPipe()
 		if err == nil {

@@ -133,6 +133,8 @@ type sourceState struct {
 	changedAt map[report.ObjectRef]time.Time
 	// pass is held by a pass and by an action from Slack, so that they do not interleave.
 	pass sync.Mutex
+	// proposals is what propose mode keeps in memory (see proposalMemo).
+	proposals *proposalMemo
 }
 
 // NewController returns a Controller that reads Sources through c (a cached client), compares
@@ -290,7 +292,8 @@ func (c *Controller) passDue(st *sourceState, src *v1alpha1.Source) bool {
 	if st.pollErr != nil {
 		errMsg = st.pollErr.Error()
 	}
-	due := st.dirty || st.passedFor != scope || (st.hasTags && st.passedAt.Before(st.polledAt)) || errMsg != st.announcedErr
+	due := st.dirty || st.passedFor != scope || (st.hasTags && st.passedAt.Before(st.polledAt)) || errMsg != st.announcedErr ||
+		proposalsDue(st, src, c.opts.Now())
 	st.dirty, st.passedFor, st.passedAt = false, scope, c.opts.Now()
 	return due
 }

@@ -27,7 +27,7 @@ func (c *Controller) settle(ctx context.Context, src *v1alpha1.Source, st *sourc
 	if st.pollErr != nil {
 		blocked = "the Source's latest state could not be fetched, rendered or checked: " + st.pollErr.Error()
 	}
-	d := decide(decideInput{
+	in := decideInput{
 		Findings: rep.Findings, Modes: src.Spec.Mode,
 		Prune: src.Spec.Prune, PruneMaxFraction: pruneFraction(src.Spec.PruneMaxFraction),
 		Managed: len(st.desired), Rendered: len(st.desired), Blocked: blocked,
@@ -35,12 +35,14 @@ func (c *Controller) settle(ctx context.Context, src *v1alpha1.Source, st *sourc
 			inc := incidents[report.Fingerprint(key.String(), f)]
 			return inc != nil && inc.State == report.IncidentFight
 		},
-	})
+	}
+	d := c.withRejected(decide(in), src, st, incidents, in)
 	for _, h := range d.Held {
 		c.opts.Log.Info("held back", "source", key.String(), "why", h)
 	}
 	wait, actNotes, applied := c.act(ctx, src, st, d, incidents, now)
 	notes = append(notes, actNotes...)
+	notes = append(notes, c.proposals(ctx, src, st, incidents, notes, now)...)
 	st.incidents = incidents
 	if err := c.writeStatus(ctx, src, st, rep, incidents, applied); err != nil {
 		return 0, err
@@ -191,6 +193,7 @@ func incidentsOf(source string, in []v1alpha1.Incident) map[string]*report.Incid
 			Object: report.ObjectRef{APIVersion: i.Object.APIVersion, Kind: i.Object.Kind, Namespace: i.Object.Namespace, Name: i.Object.Name},
 			Paths:  i.Paths, State: report.IncidentState(i.State),
 			FirstSeen: i.FirstSeen.Time, LastSeen: i.LastSeen.Time,
+			Proposal: proposalFromStatus(i.Proposal),
 		}
 	}
 	return out

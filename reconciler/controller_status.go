@@ -57,6 +57,7 @@ func (c *Controller) writeStatus(ctx context.Context, src *v1alpha1.Source, st *
 			Object: v1alpha1.ObjectReference{APIVersion: inc.Object.APIVersion, Kind: inc.Object.Kind, Namespace: inc.Object.Namespace, Name: inc.Object.Name},
 			Paths:  inc.Paths, State: v1alpha1.IncidentState(inc.State), Message: msg,
 			FirstSeen: metav1.NewTime(inc.FirstSeen), LastSeen: metav1.NewTime(inc.LastSeen),
+			Proposal: proposalToStatus(inc.Proposal),
 		})
 	}
 	ready := metav1.Condition{Type: v1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: "Synced",

@@ -15,6 +15,14 @@
 // with fights detected; the notifier hears of each new incident, change of state and Source
 // error once.
 //
+// In mode propose, incidents become pull requests (proposals, Cluster.Propose, shared with
+// `plumbline propose`): the change that makes Git declare what runs is written into a
+// workspace of the repository, the proposed tree is rendered, policy-checked and diffed, and
+// one pull request per incident is opened or updated on the branch named by its fingerprint.
+// Its state is kept with the incident and polled at the Source's interval: merged, Git is
+// polled again; closed, the incident is reverted; the drift gone, it is closed with a comment.
+// Forge I/O is time-bounded per proposal.
+//
 // Extra objects come from the inventory of what Plumbline applied (a ConfigMap per source in
 // plumbline-system), minus what Git declares; orphans of the declared kinds are reported apart.
 //

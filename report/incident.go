@@ -44,6 +44,24 @@ type Incident struct {
 	LastSeen  time.Time `json:"lastSeen"`
 	// Findings are the latest findings with this fingerprint.
 	Findings []Finding `json:"findings"`
+	// Proposal is the pull request that proposes the incident's state to Git; nil when there
+	// is none.
+	Proposal *Proposal `json:"proposal,omitempty"`
+}
+
+// Proposal is an incident's pull request.
+type Proposal struct {
+	// State is open, merged, closed or failed (none could be opened; Message says why).
+	State  string `json:"state"`
+	URL    string `json:"url,omitempty"`
+	Number int64  `json:"number,omitempty"`
+	Branch string `json:"branch,omitempty"`
+	// BaseCommit is the base tip the branch was built on; Change identifies what it proposes.
+	BaseCommit string `json:"baseCommit,omitempty"`
+	Change     string `json:"change,omitempty"`
+	// By is who merged or closed it.
+	By      string `json:"by,omitempty"`
+	Message string `json:"message,omitempty"`
 }
 
 // Fingerprint returns the identity of the problem a finding describes: the source, the object,

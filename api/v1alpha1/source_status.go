@@ -75,6 +75,9 @@ type Incident struct {
 	// FirstSeen and LastSeen bound the incident's life so far.
 	FirstSeen metav1.Time `json:"firstSeen"`
 	LastSeen  metav1.Time `json:"lastSeen"`
+	// Proposal is the incident's pull request, in mode propose.
+	// +optional
+	Proposal *Proposal `json:"proposal,omitempty"`
 }
 
 // ObjectReference names a Kubernetes object.

@@ -122,6 +122,9 @@ type SourceSpec struct {
 	// Notify says where the Source's incidents are told (Slack).
 	// +optional
 	Notify *NotifySpec `json:"notify,omitempty"`
+	// Propose says where the pull requests of mode propose go.
+	// +optional
+	Propose *ProposeSpec `json:"propose,omitempty"`
 }
 
 // LocalObjectReference names an object in the Source's namespace.
