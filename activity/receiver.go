@@ -82,7 +82,7 @@ type Receiver struct {
 	events    chan Event
 	denied    atomic.Uint64
 
-	unauthorized, tooLarge, malformed   atomic.Uint64
+	unauthorized, tooLarge, malformed  atomic.Uint64
 	parsed, accepted, sampled, dropped atomic.Uint64
 }
 
