@@ -118,6 +118,10 @@ type SourceSpec struct {
 	// +kubebuilder:validation:MaxLength=253
 	// +optional
 	ServiceAccountName string `json:"serviceAccountName,omitempty"`
+
+	// Runtime is how the Source answers runtime drift (Falco events) in its workloads' pods.
+	// +optional
+	Runtime *RuntimeSpec `json:"runtime,omitempty"`
 }
 
 // LocalObjectReference names an object in the Source's namespace.
