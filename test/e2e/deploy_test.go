@@ -48,8 +48,8 @@ func TestDeployInstalls(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		for _, args := range [][]string{
-			{"delete", "clusterrole", "plumbline-read", "plumbline-write"},
-			{"delete", "clusterrolebinding", "plumbline-read", "plumbline-write"},
+			{"delete", "clusterrole", "plumbline-read", "plumbline-write", "plumbline-runtime"},
+			{"delete", "clusterrolebinding", "plumbline-read", "plumbline-write", "plumbline-runtime"},
 		} {
 			if r, err := execute(ctx, append(os.Environ(), "KUBECONFIG="+env.Kubeconfig), "kubectl", args...); err != nil || r.code != 0 {
 				t.Errorf("kubectl %s: %v %s", strings.Join(args, " "), err, r.stderr)
