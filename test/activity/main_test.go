@@ -56,7 +56,7 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	receiver, err = activity.NewReceiver(activity.Options{Token: []byte(eventsToken), Rate: 2000, Burst: 5000, Buffer: 20000})
+	receiver, err = activity.NewReceiver(activity.Options{Token: []byte(eventsToken)})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

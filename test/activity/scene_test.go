@@ -344,7 +344,9 @@ type lazyTransport struct {
 }
 
 func (l *lazyTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	l.once.Do(func() { l.t = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: eventsCA}, MaxIdleConnsPerHost: 16} })
+	l.once.Do(func() {
+		l.t = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: eventsCA}, MaxIdleConnsPerHost: 16}
+	})
 	return l.t.RoundTrip(r)
 }
 
