@@ -68,6 +68,9 @@ func (d *demo) run(ctx context.Context) error {
 	if err := d.controllerStory(ctx, nginx); err != nil {
 		return err
 	}
+	if err := d.activityStory(ctx); err != nil {
+		return err
+	}
 
 	d.section("Story: an image rebuilt under the same tag")
 	d.say("A developer rebuilds %s and pushes it under the same tag. The manifest in Git did not change.", nginx)
