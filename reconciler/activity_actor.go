@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/plumbline/plumbline/activity"
@@ -51,6 +52,8 @@ func (a *activityState) recordAccess(e activity.Event) {
 		list = list[1:]
 	}
 	a.access[k] = append(list, e)
+	close(a.changed)
+	a.changed = make(chan struct{})
 }
 
 // writesOf returns the recent writes of an object and a channel closed at the next write.
@@ -60,17 +63,48 @@ func (a *activityState) writesOf(k activityKey) ([]activity.Event, <-chan struct
 	return slices.Clone(a.writes[k]), a.changed
 }
 
-// debugActor returns who last added an ephemeral container to a pod.
-func (a *activityState) debugActor(namespace, pod string) *report.Actor {
+// debugActor returns who last added an ephemeral container to a pod, and a channel closed at
+// the next access or write.
+func (a *activityState) debugActor(namespace, pod string) (*report.Actor, <-chan struct{}) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	list := a.access[podKey{namespace, pod}]
 	for i := len(list) - 1; i >= 0; i-- {
 		if list[i].Access == activity.AccessDebug && list[i].Code < 400 {
-			return list[i].Actor
+			return list[i].Actor, a.changed
 		}
 	}
-	return nil
+	return nil, a.changed
+}
+
+// waitDebugActor returns who added the debug containers of a pod; when they were added seconds
+// ago (managedFields of the ephemeralcontainers subresource), it waits, at most AuditWait, for
+// the audit event.
+func (c *Controller) waitDebugActor(ctx context.Context, p *corev1.Pod) *report.Actor {
+	a := c.activity
+	var at *time.Time
+	for _, m := range p.ManagedFields {
+		if m.Subresource == "ephemeralcontainers" && m.Time != nil && (at == nil || m.Time.After(*at)) {
+			t := m.Time.Time
+			at = &t
+		}
+	}
+	deadline := c.opts.Now().Add(a.opts.AuditWait)
+	for {
+		actor, changed := a.debugActor(p.Namespace, p.Name)
+		if actor != nil || at == nil || c.opts.Now().Sub(*at) > a.opts.AuditWait+time.Second || !c.opts.Now().Before(deadline) {
+			return actor
+		}
+		wait := time.NewTimer(deadline.Sub(c.opts.Now()))
+		select {
+		case <-ctx.Done():
+			wait.Stop()
+			return nil
+		case <-changed:
+		case <-wait.C:
+		}
+		wait.Stop()
+	}
 }
 
 // attachActors gives each Modified, Missing and Extra finding the person behind the write that
@@ -165,13 +199,11 @@ func matchWrite(f report.Finding, writes []activity.Event) *report.Actor {
 		if at == nil {
 			return w.Actor // the latest
 		}
-		// managedFields times are truncated to the second: the write is in [at, at+1s).
+		// managedFields times are truncated to the second, and taken before the response: the
+		// write's completion is in [at, at+1s), and a little after on a loaded server.
 		gap := w.Time.Sub(*at)
-		if gap < -time.Second || gap > 2*time.Second {
+		if gap < 0 || gap > 2*time.Second {
 			continue
-		}
-		if gap < 0 {
-			gap = -gap
 		}
 		if best == nil || gap < bestGap {
 			best, bestGap = w.Actor, gap

@@ -73,7 +73,7 @@ func (c *Controller) debugFindings(ctx context.Context, src *v1alpha1.Source, st
 			for _, ec := range p.Spec.EphemeralContainers {
 				var actor *report.Actor
 				if c.activity != nil {
-					actor = c.activity.debugActor(p.Namespace, p.Name)
+					actor = c.waitDebugActor(ctx, p)
 				}
 				out = append(out, report.Finding{
 					Type: report.RuntimeAccess, Reason: activity.AccessDebug, Object: mw.ref, Container: ec.Name,

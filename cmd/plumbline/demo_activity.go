@@ -16,16 +16,19 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	v1alpha1 "github.com/plumbline/plumbline/api/v1alpha1"
 	"github.com/plumbline/plumbline/activity"
+	v1alpha1 "github.com/plumbline/plumbline/api/v1alpha1"
 	"github.com/plumbline/plumbline/reconciler"
 )
 
@@ -83,8 +86,10 @@ func (d *demo) activityStory(ctx context.Context) error {
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
-		Cache:  cache.Options{DefaultNamespaces: map[string]cache.Config{d.namespace: {}}, DefaultTransform: reconciler.StripForDiff},
-		Client: client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
+		// The controller story ran one in this process before: a second name check would refuse it.
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+		Cache:      cache.Options{DefaultNamespaces: map[string]cache.Config{d.namespace: {}}, DefaultTransform: reconciler.StripForDiff},
+		Client:     client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
 	})
 	if err != nil {
 		return err
@@ -123,11 +128,21 @@ func (d *demo) activityStory(ctx context.Context) error {
 	}); err != nil {
 		return fmt.Errorf("the Source never became Ready: %w", err)
 	}
+	if err := d.grantEdit(ctx, "alice@example.com"); err != nil {
+		return err
+	}
+	d.say("\nalice@example.com (edit in the namespace; the demo's admin impersonates her) changes the image and debugs a pod:")
+	notes.start = time.Now()
+	as := []string{"--as", "alice@example.com", "--as-group", "platform-team", "--as-group", "system:authenticated", "-n", d.namespace}
+	if err := d.kubectl(ctx, append([]string{"set", "image", "deployment/nginx-deployment", "nginx=nginx:1.27"}, as...)...); err != nil {
+		return err
+	}
 	var pod string
 	if err := waitFor(ctx, 30*time.Second, func() bool {
 		pods, err := d.kube.CoreV1().Pods(d.namespace).List(ctx, metav1.ListOptions{LabelSelector: "app=nginx"})
 		for _, p := range pods.Items {
-			if err == nil && p.DeletionTimestamp == nil && len(p.OwnerReferences) > 0 {
+			// A pod of the new ReplicaSet: the rollout deletes the old ones.
+			if err == nil && p.DeletionTimestamp == nil && len(p.OwnerReferences) > 0 && p.Spec.Containers[0].Image == "nginx:1.27" {
 				pod = p.Name
 				return true
 			}
@@ -137,12 +152,6 @@ func (d *demo) activityStory(ctx context.Context) error {
 		return fmt.Errorf("no pod of the Deployment: %w", err)
 	}
 
-	d.say("\nalice@example.com (through the admin's kubeconfig, impersonating her) changes the image and debugs a pod:")
-	notes.start = time.Now()
-	as := []string{"--as", "alice@example.com", "--as-group", "platform-team", "--as-group", "system:authenticated", "-n", d.namespace}
-	if err := d.kubectl(ctx, append([]string{"set", "image", "deployment/nginx-deployment", "nginx=nginx:1.27"}, as...)...); err != nil {
-		return err
-	}
 	if err := d.kubectl(ctx, append([]string{"debug", pod, "--image=busybox:1.36", "-c", "debugger", "--profile=general"}, as...)...); err != nil {
 		return err
 	}
@@ -209,6 +218,26 @@ func postDemoEvent(ctx context.Context, addr, caFile, token, body string) error 
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("POST /falco: %s", resp.Status)
+	}
+	return nil
+}
+
+// grantEdit binds a user to the ClusterRole edit in the demo's namespace, and lets them add
+// debug containers.
+func (d *demo) grantEdit(ctx context.Context, user string) error {
+	subject := []rbacv1.Subject{{Kind: "User", APIGroup: rbacv1.GroupName, Name: user}}
+	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "debug-pods"},
+		Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"pods/ephemeralcontainers"}, Verbs: []string{"get", "patch", "update"}}}}
+	if _, err := d.kube.RbacV1().Roles(d.namespace).Create(ctx, role, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	for _, rb := range []*rbacv1.RoleBinding{
+		{ObjectMeta: metav1.ObjectMeta{Name: "edit"}, RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "edit"}, Subjects: subject},
+		{ObjectMeta: metav1.ObjectMeta{Name: "debug-pods"}, RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "debug-pods"}, Subjects: subject},
+	} {
+		if _, err := d.kube.RbacV1().RoleBindings(d.namespace).Create(ctx, rb, metav1.CreateOptions{}); err != nil {
+			return err
+		}
 	}
 	return nil
 }

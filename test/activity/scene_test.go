@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -33,6 +34,7 @@ import (
 	v1alpha1 "github.com/plumbline/plumbline/api/v1alpha1"
 	"github.com/plumbline/plumbline/manifests"
 	"github.com/plumbline/plumbline/reconciler"
+	"github.com/plumbline/plumbline/report"
 	"github.com/plumbline/plumbline/test/gitserver"
 )
 
@@ -51,6 +53,14 @@ type notes struct {
 func (n *notes) Notify(_ context.Context, x reconciler.Notification) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	// What the notifier was told then: later passes update the incidents it points at.
+	incs := make([]*report.Incident, len(x.Incidents))
+	for i, inc := range x.Incidents {
+		c := *inc
+		c.Findings = slices.Clone(inc.Findings)
+		incs[i] = &c
+	}
+	x.Incidents = incs
 	n.all = append(n.all, x)
 	n.at = append(n.at, time.Now())
 	return nil

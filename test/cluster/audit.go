@@ -33,11 +33,19 @@ type AuditWebhook struct {
 // policy (the repository's deploy/audit/policy.yaml when empty).
 func NewAuditWebhook(dir, policy string) (*AuditWebhook, error) {
 	if policy == "" {
-		assets, err := AssetsDir()
+		wd, err := os.Getwd()
 		if err != nil {
 			return nil, err
 		}
-		policy = filepath.Join(filepath.Dir(filepath.Dir(assets)), "deploy", "audit", "policy.yaml")
+		for dir := wd; ; dir = filepath.Dir(dir) {
+			if _, err := os.Stat(filepath.Join(dir, "test", "tools", "go.mod")); err == nil {
+				policy = filepath.Join(dir, "deploy", "audit", "policy.yaml")
+				break
+			}
+			if filepath.Dir(dir) == dir {
+				return nil, fmt.Errorf("audit policy: no repository above %s", wd)
+			}
+		}
 	}
 	if _, err := os.Stat(policy); err != nil {
 		return nil, fmt.Errorf("audit policy: %w", err)
@@ -86,12 +94,14 @@ current-context: default
 }
 
 // Flags are the kube-apiserver flags that post audit events to the receiver, in batches sent
-// at most a second after their first event.
+// at most a second after their first event, retried quickly.
 func (w *AuditWebhook) Flags() map[string]string {
 	return map[string]string{
 		"audit-policy-file":            w.Policy,
 		"audit-webhook-config-file":    w.Kubeconfig,
 		"audit-webhook-batch-max-wait": "1s",
+		// A receiver that is gone (the command ended) must not hold up the API server's stop.
+		"audit-webhook-initial-backoff": "100ms",
 	}
 }
 
