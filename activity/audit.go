@@ -94,7 +94,7 @@ func fromAudit(ev *auditv1.Event, received time.Time) (Event, bool) {
 		if ev.Stage == auditv1.StageRequestReceived {
 			return Event{}, false
 		}
-		e.Kind, e.Access = KindAccess, access
+		e.Kind, e.Access, e.Container = KindAccess, access, query.Get("container")
 		if access == AccessExec {
 			e.Command = strings.Join(query["command"], " ")
 		}

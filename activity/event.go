@@ -56,6 +56,8 @@ type Event struct {
 	// command of an exec (its arguments joined by spaces).
 	Access  string
 	Command string
+	// Container is the container an exec or attach named.
+	Container string
 
 	// Namespace, Pod and Runtime are set for KindFalco: the pod Falco saw the event in, and what
 	// happened (rule, priority, process, command line, file, user, container).

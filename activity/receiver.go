@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -28,8 +29,10 @@ type Options struct {
 	MaxBodyBytes int64
 	// MaxEventsPerRequest caps the events of one request. Default 2,000.
 	MaxEventsPerRequest int
-	// Rate and Burst bound the events per second handed on in full; past them one event in
-	// SampleEvery is handed on and the rest only counted. Defaults 500/s, burst 2,000, 1 in 100.
+	// Rate and Burst bound the accesses and Falco events per second handed on in full; past
+	// them one event in SampleEvery is handed on and the rest only counted, but for the first of
+	// each pod and rule (or access and container). Writes are never sampled. Defaults 500/s,
+	// burst 2,000, 1 in 100.
 	Rate        float64
 	Burst       int
 	SampleEvery int
@@ -81,6 +84,10 @@ type Receiver struct {
 	limiter   *rate.Limiter
 	events    chan Event
 	denied    atomic.Uint64
+	// seen are the (namespace, pod, rule) of Falco events handed on, so that the first event of
+	// each is never sampled out: a storm of one rule does not hide another. Bounded by maxSeen.
+	mu   sync.Mutex
+	seen map[string]struct{}
 
 	unauthorized, tooLarge, malformed  atomic.Uint64
 	parsed, accepted, sampled, dropped atomic.Uint64
@@ -92,7 +99,7 @@ func NewReceiver(opts Options) (*Receiver, error) {
 	if len(opts.Token) == 0 && opts.ClientCAs == nil {
 		return nil, errors.New("events: a bearer token or a client CA is required")
 	}
-	r := &Receiver{opts: opts, limiter: rate.NewLimiter(rate.Limit(opts.Rate), opts.Burst), events: make(chan Event, opts.Buffer)}
+	r := &Receiver{opts: opts, limiter: rate.NewLimiter(rate.Limit(opts.Rate), opts.Burst), events: make(chan Event, opts.Buffer), seen: map[string]struct{}{}}
 	if len(opts.Token) > 0 {
 		r.tokenHash = sha256.Sum256(opts.Token)
 	}
@@ -185,11 +192,41 @@ func (r *Receiver) endpoint(parse parser) http.Handler {
 	})
 }
 
+// maxSeen bounds the keys of first events remembered for sampling.
+const maxSeen = 4096
+
+// first reports whether e must be handed on whatever the rate: a write (the index of recent
+// writes is bounded and cheap, and a sampled write would lose its person), or the first access
+// into a pod's container, or the first Falco event of a pod and rule, which it remembers.
+func (r *Receiver) first(e Event) bool {
+	var k string
+	switch {
+	case e.Kind == KindWrite:
+		return true
+	case e.Kind == KindAccess:
+		k = "access/" + e.Object.Namespace + "/" + e.Object.Name + "/" + e.Access + "/" + e.Container
+	case e.Kind == KindFalco && e.Runtime != nil:
+		k = "falco/" + e.Namespace + "/" + e.Pod + "/" + e.Runtime.ContainerID + "/" + e.Runtime.Rule
+	default:
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.seen[k]; ok {
+		return false
+	}
+	if len(r.seen) >= maxSeen {
+		clear(r.seen)
+	}
+	r.seen[k] = struct{}{}
+	return true
+}
+
 // offer hands events on: within the rate in full, past it one in SampleEvery; never blocking.
 func (r *Receiver) offer(events []Event) {
 	r.parsed.Add(uint64(len(events)))
 	for _, e := range events {
-		if !r.limiter.Allow() {
+		if !r.limiter.Allow() && !r.first(e) {
 			if n := r.denied.Add(1); n%uint64(r.opts.SampleEvery) != 1 {
 				r.sampled.Add(1)
 				continue

@@ -249,9 +249,22 @@ func TestStormIsSampledAndBounded(t *testing.T) {
 	if s.Accepted > 500 || s.Accepted < 100 || s.Accepted+s.Sampled+s.Dropped != s.Events {
 		t.Errorf("the storm was not sampled: %+v", s)
 	}
-	counted := 0
+	// Within the storm, another rule's first event is not sampled out.
+	other := `{"rule":"Write below etc","priority":"Error","output_fields":{"k8s.ns.name":"a","k8s.pod.name":"b","fd.name":"/etc/passwd"}}`
+	if code, body := post(t, srv, "/falco", testToken, []byte(other)); code != 200 {
+		t.Fatalf("%d %s", code, body)
+	}
+	counted, others := 0, 0
 	for len(r.Events()) > 0 {
-		counted += (<-r.Events()).Runtime.Count
+		e := <-r.Events()
+		if e.Runtime.Rule == "Write below etc" {
+			others++
+			continue
+		}
+		counted += e.Runtime.Count
+	}
+	if others != 1 {
+		t.Errorf("the other rule's event was handed on %d times, want 1", others)
 	}
 	if counted < 9000 || counted > 11000 {
 		t.Errorf("the events handed on stand for %d events, want about 10000", counted)

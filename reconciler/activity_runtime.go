@@ -174,10 +174,10 @@ func runsContainer(p *corev1.Pod, id string) bool {
 // accessFinding is the RuntimeAccess finding of an exec, attach or port-forward.
 func accessFinding(m podMatch, e activity.Event) report.Finding {
 	return report.Finding{
-		Type: report.RuntimeAccess, Reason: e.Access, Object: m.workload,
-		Message: describeAccess(e.Access, e.Object.Name, "", e.Command, e.Code, e.Actor),
+		Type: report.RuntimeAccess, Reason: e.Access, Object: m.workload, Container: e.Container,
+		Message: describeAccess(e.Access, e.Object.Name, e.Container, e.Command, e.Code, e.Actor),
 		Actor:   e.Actor,
-		Runtime: &report.Runtime{Pod: e.Object.Name, Access: e.Access, Command: e.Command, Code: e.Code, Time: e.Actor.Time, Count: 1},
+		Runtime: &report.Runtime{Pod: e.Object.Name, Container: e.Container, Access: e.Access, Command: e.Command, Code: e.Code, Time: e.Actor.Time, Count: 1},
 	}
 }
 

@@ -157,7 +157,7 @@ func TestDebugAndExecReported(t *testing.T) {
 		t.Fatalf("kubectl exec worked without a kubelet: %s", out)
 	}
 	s.eventually(30*time.Second, "the exec attempt is reported", func() bool {
-		f = s.findingOf(report.RuntimeAccess, "Exec into pod "+pod.Name)
+		f = s.findingOf(report.RuntimeAccess, "Exec into pod "+pod.Name+" (container nginx): 'sh -c id' by alice@example.com (kubectl/v1.32")
 		return f != nil
 	})
 	if f.Runtime.Command != "sh -c id" || f.Runtime.Code < 400 || f.Actor == nil || f.Actor.User != "alice@example.com" {

@@ -122,14 +122,14 @@ type reconcilerIncident struct {
 
 // scene is one test's namespace, Git repository of testdata/web.yaml, Source and controller.
 type scene struct {
-	t      *testing.T
+	t      testing.TB
 	ns     string
 	client client.Client
 	notes  *notes
 	ctl    *reconciler.Controller
 }
 
-func newScene(t *testing.T, spec v1alpha1.SourceSpec) *scene {
+func newScene(t testing.TB, spec v1alpha1.SourceSpec) *scene {
 	t.Helper()
 	if err := installCRD(); err != nil {
 		t.Fatal(err)
@@ -308,7 +308,7 @@ func (s *scene) pod() *corev1.Pod {
 }
 
 // postFalco posts a Falco sample with the namespace and pod filled in, with the token.
-func postFalco(t *testing.T, sample, namespace, pod string) {
+func postFalco(t testing.TB, sample, namespace, pod string) {
 	t.Helper()
 	b, err := os.ReadFile("testdata/falco/" + sample)
 	if err != nil {
@@ -322,7 +322,7 @@ func postFalco(t *testing.T, sample, namespace, pod string) {
 	}
 }
 
-func postEvents(t *testing.T, path, token string, body []byte) (int, string) {
+func postEvents(t testing.TB, path, token string, body []byte) (int, string) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, eventsURL+path, bytes.NewReader(body))
 	if err != nil {
