@@ -62,7 +62,7 @@ func (c *Controller) debugFindings(ctx context.Context, src *v1alpha1.Source, st
 	for _, mw := range c.workloadsOf(st, src.Namespace) {
 		list, ok := pods[mw.ref.Namespace]
 		if !ok {
-			list = c.podsIn(ctx, mw.ref.Namespace)
+			list = c.podsIn(ctx, mw.ref.Namespace, func(u *unstructured.Unstructured) bool { return len(ephemeralNames(u)) > 0 })
 			pods[mw.ref.Namespace] = list
 		}
 		for i := range list {
@@ -87,14 +87,17 @@ func (c *Controller) debugFindings(ctx context.Context, src *v1alpha1.Source, st
 	return out
 }
 
-// podsIn lists the cached pods of a namespace.
-func (c *Controller) podsIn(ctx context.Context, namespace string) []corev1.Pod {
+// podsIn lists the cached pods of a namespace that keep passes (all when keep is nil).
+func (c *Controller) podsIn(ctx context.Context, namespace string, keep func(*unstructured.Unstructured) bool) []corev1.Pod {
 	items, err := c.live.List(ctx, podsGVK, namespace)
 	if err != nil {
 		return nil
 	}
 	out := make([]corev1.Pod, 0, len(items))
 	for i := range items {
+		if keep != nil && !keep(&items[i]) {
+			continue
+		}
 		var p corev1.Pod
 		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(items[i].Object, &p); err == nil {
 			out = append(out, p)
@@ -133,7 +136,7 @@ func (c *Controller) matchPod(ctx context.Context, namespace, name, containerID 
 			}
 			list, ok := pods[mw.ref.Namespace]
 			if !ok {
-				list = c.podsIn(ctx, mw.ref.Namespace)
+				list = c.podsIn(ctx, mw.ref.Namespace, func(u *unstructured.Unstructured) bool { return name == "" || u.GetName() == name })
 				pods[mw.ref.Namespace] = list
 			}
 			for i := range list {
