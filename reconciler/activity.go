@@ -263,3 +263,20 @@ func (a *activityState) runtimeFindings(src types.NamespacedName, now time.Time)
 	}
 	return out
 }
+
+// forget drops what is kept of a deleted Source; nil-safe.
+func (a *activityState) forget(src types.NamespacedName) {
+	if a == nil {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	delete(a.runtime, src)
+	delete(a.workloads, src)
+	delete(a.enqueued, src)
+	for k, m := range a.pods {
+		if m.src == src {
+			delete(a.pods, k)
+		}
+	}
+}

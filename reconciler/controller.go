@@ -196,6 +196,7 @@ func (c *Controller) forget(key types.NamespacedName) {
 	defer c.mu.Unlock()
 	delete(c.sources, key)
 	c.watches.forget(key)
+	c.activity.forget(key)
 }
 
 // Reconcile is one pass over one Source: poll Git when its interval is due (or its spec
