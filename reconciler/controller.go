@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
@@ -64,6 +65,8 @@ type ControllerOptions struct {
 	Metrics *Metrics
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// Activity wires audit and Falco events in (actors, RuntimeAccess, RuntimeDrift); nil: none.
+	Activity *ActivityOptions
 }
 
 // Controller keeps every Source plumb: it polls Git at each Source's interval, re-compares on
@@ -79,6 +82,9 @@ type Controller struct {
 	watches *watchSet
 	// live reads live objects: the manager's cache once SetupWithManager ran, else the API.
 	live LiveObjects
+
+	// activity is what audit and Falco events said, bounded; nil without ControllerOptions.Activity.
+	activity *activityState
 
 	mu      sync.Mutex
 	sources map[types.NamespacedName]*sourceState
@@ -176,6 +182,7 @@ func NewController(c client.Client, cfg *rest.Config, opts ControllerOptions) (*
 		client: c, reader: opts.APIReader, cluster: cluster, config: rest.CopyConfig(cfg), opts: opts,
 		metrics: opts.Metrics, watches: newWatchSet(),
 		sources: map[types.NamespacedName]*sourceState{}, writers: map[string]*Cluster{},
+		activity: newActivityState(opts.Activity),
 	}, nil
 }
 
@@ -198,6 +205,7 @@ func (c *Controller) forget(key types.NamespacedName) {
 	defer c.mu.Unlock()
 	delete(c.sources, key)
 	c.watches.forget(key)
+	c.activity.forget(key)
 }
 
 // Reconcile is one pass over one Source: poll Git when its interval is due (or its spec
@@ -356,6 +364,9 @@ func (c *Controller) SetupWithManager(mgr ctrl.Manager, workers int) error {
 	events := c.watches.events
 	c.live = CacheLive{Reader: mgr.GetCache()}
 	c.watches.mu.Unlock()
+	if err := mgr.Add(manager.RunnableFunc(c.RunActivity)); err != nil {
+		return err
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.Source{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WatchesRawSource(source.Channel(events, &handler.EnqueueRequestForObject{})).

@@ -34,7 +34,11 @@ func (c *Controller) compare(ctx context.Context, src *v1alpha1.Source, st *sour
 	}
 	opts.Memo = st.memo
 	opts.Images = &ImageOptions{Resolver: c.opts.Images, Lock: st.lock, Keychain: images.DockerKeychain()}
-	return c.cluster.Diff(ctx, st.desired, opts)
+	rep, err := c.cluster.Diff(ctx, st.desired, opts)
+	if err == nil {
+		c.attachActivity(ctx, src, st, rep)
+	}
+	return rep, err
 }
 
 // memoScope names what a Source's comparisons depend on besides the live objects: the desired

@@ -43,6 +43,7 @@ func (c *Controller) settle(ctx context.Context, src *v1alpha1.Source, st *sourc
 	wait, actNotes, applied := c.act(ctx, src, st, d, incidents, now)
 	notes = append(notes, actNotes...)
 	notes = append(notes, c.proposals(ctx, src, st, incidents, notes, now)...)
+	notes = append(notes, c.respondToRuntime(ctx, src, incidents, now)...)
 	st.incidents = incidents
 	if err := c.writeStatus(ctx, src, st, rep, incidents, applied); err != nil {
 		return 0, err
@@ -82,21 +83,26 @@ func batch(notes []Notification) []Notification {
 // notify tells the notifier, records the Event that goes with it, and observes how long the
 // drift took from its watch event to here.
 func (c *Controller) notify(ctx context.Context, st *sourceState, n Notification) {
-	var objects []report.ObjectRef
-	byObject := map[report.ObjectRef][]*report.Incident{}
+	type objectReason struct {
+		obj    report.ObjectRef
+		reason string
+	}
+	var objects []objectReason
+	byObject := map[objectReason][]*report.Incident{}
 	for _, inc := range n.Incidents {
 		if n.Event == EventOpened {
 			if at, ok := c.takeChangedAt(st, inc.Object); ok {
 				c.metrics.DetectionLatency.Observe(c.opts.Now().Sub(at).Seconds())
 			}
 		}
-		if _, ok := byObject[inc.Object]; !ok {
-			objects = append(objects, inc.Object)
+		k := objectReason{inc.Object, eventReason(n.Event, inc.Type)}
+		if _, ok := byObject[k]; !ok {
+			objects = append(objects, k)
 		}
-		byObject[inc.Object] = append(byObject[inc.Object], inc)
+		byObject[k] = append(byObject[k], inc)
 	}
-	for _, o := range objects { // one Event per object: the events API folds same-reason Events
-		c.objectEvent(n, o, byObject[o])
+	for _, o := range objects { // one Event per object and reason: the events API folds same-reason Events
+		c.objectEvent(n, o.obj, byObject[o])
 	}
 	if err := c.opts.Notifier.Notify(ctx, n); err != nil {
 		c.opts.Log.Error("notify", "source", n.Source, "event", string(n.Event), "err", err)

@@ -170,10 +170,11 @@ func (c *Controller) objectEvent(n Notification, obj report.ObjectRef, incs []*r
 	if c.opts.Recorder == nil {
 		return
 	}
-	reason, kind := "", "Warning"
+	reason, kind := eventReason(n.Event, incs[0].Type), "Warning"
 	switch n.Event {
 	case EventOpened:
-		reason = "DriftDetected"
+	case EventEvicted:
+		kind = "Normal"
 	case EventReverted:
 		reason, kind = "DriftReverted", "Normal"
 	case EventRevertFailed:

@@ -135,7 +135,8 @@ func (w *watchSet) handler() toolscache.ResourceEventHandler {
 		AddFunc: func(obj any) { w.enqueue(obj) },
 		UpdateFunc: func(oldObj, newObj any) {
 			if p, ok := newObj.(*unstructured.Unstructured); ok && p.GetKind() == "Pod" {
-				if old, ok := oldObj.(*unstructured.Unstructured); ok && slices.Equal(imageIDs(old), imageIDs(p)) {
+				if old, ok := oldObj.(*unstructured.Unstructured); ok && slices.Equal(imageIDs(old), imageIDs(p)) &&
+					slices.Equal(ephemeralNames(old), ephemeralNames(p)) {
 					return // a pod's status changes all the time; only the digests it runs matter
 				}
 				w.enqueue(newObj)

@@ -21,6 +21,7 @@ type Metrics struct {
 	LastSuccess      *prometheus.GaugeVec
 	RegistryRequests *prometheus.CounterVec
 	Notifications    *prometheus.CounterVec
+	RuntimeEvents    *prometheus.CounterVec
 }
 
 // NewMetrics returns unregistered collectors.
@@ -43,6 +44,8 @@ func NewMetrics() *Metrics {
 			Help: "Requests to image registries, by result: the status class (2xx, 4xx, 5xx) or error."}, []string{"result"}),
 		Notifications: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "plumbline_notifications_total",
 			Help: "Slack messages and notifications, by result: sent, deduplicated, rate-limited, retried, failed (permanent), dropped."}, []string{"result"}),
+		RuntimeEvents: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "plumbline_runtime_events_total",
+			Help: "Audit and Falco events, by Source (empty when none) and type: write, RuntimeAccess, RuntimeDrift, unmanaged (no managed workload runs the pod), sampled and dropped (a storm), evicted."}, []string{"source", "type"}),
 		LastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "plumbline_last_successful_sync_timestamp_seconds",
 			Help: "When each Source was last fetched, rendered and compared without error."}, []string{"source"}),
 	}
@@ -51,6 +54,7 @@ func NewMetrics() *Metrics {
 // Collectors returns every collector, for registration.
 func (m *Metrics) Collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.Findings, m.ReconcileSeconds, m.GitFetches, m.Reverts, m.Fights, m.DetectionLatency, m.LastSuccess, m.RegistryRequests, m.Notifications}
+	return []prometheus.Collector{m.Findings, m.ReconcileSeconds, m.GitFetches, m.Reverts, m.Fights, m.DetectionLatency, m.LastSuccess, m.RegistryRequests, m.RuntimeEvents}
 }
 
 func (m *Metrics) reconciled(source string, took time.Duration, ok bool, now time.Time) {

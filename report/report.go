@@ -116,13 +116,15 @@ type Actor struct {
 	User   string   `json:"user"`
 	Groups []string `json:"groups,omitempty"`
 	// ImpersonatedUser and ImpersonatedGroups are set when User acted as someone else.
-	ImpersonatedUser   string     `json:"impersonatedUser,omitempty"`
-	ImpersonatedGroups []string   `json:"impersonatedGroups,omitempty"`
-	UserAgent          string     `json:"userAgent,omitempty"`
-	SourceIPs          []string   `json:"sourceIPs,omitempty"`
-	AuditID            string     `json:"auditID,omitempty"`
-	Verb               string     `json:"verb,omitempty"`
-	Time               *time.Time `json:"time,omitempty"`
+	ImpersonatedUser   string   `json:"impersonatedUser,omitempty"`
+	ImpersonatedGroups []string `json:"impersonatedGroups,omitempty"`
+	UserAgent          string   `json:"userAgent,omitempty"`
+	// FieldManager is the fieldManager the write named, when it named one.
+	FieldManager string     `json:"fieldManager,omitempty"`
+	SourceIPs    []string   `json:"sourceIPs,omitempty"`
+	AuditID      string     `json:"auditID,omitempty"`
+	Verb         string     `json:"verb,omitempty"`
+	Time         *time.Time `json:"time,omitempty"`
 }
 
 // Runtime is what happened against or inside a pod of a managed workload.

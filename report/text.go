@@ -121,6 +121,12 @@ func writeFinding(b *strings.Builder, f Finding) {
 	if f.Source != "" && f.Type == Missing {
 		fmt.Fprintf(b, "  Declared in: %s\n", Printable(f.Source))
 	}
+	if f.Actor != nil && (f.Type == Modified || f.Type == Missing || f.Type == Extra) {
+		fmt.Fprintf(b, "  Changed by: %s\n", DescribeActor(f.Actor))
+		if len(f.Actor.Groups) > 0 {
+			fmt.Fprintf(b, "  Groups: %s\n", Printable(strings.Join(f.Actor.Groups, ", ")))
+		}
+	}
 }
 
 func attribution(manager string, at *time.Time) string {
@@ -146,7 +152,7 @@ func summaryLine(r *Report, clean func(int, string) string) string {
 		return clean(r.Summary.Objects, describeSource(r.Source))
 	}
 	parts := make([]string, 0, len(r.Summary.ByType))
-	for _, t := range []FindingType{Modified, Missing, Extra, ImageTagMutated, ImageUnpinned, RunningImageMismatch, PolicyViolation} {
+	for _, t := range []FindingType{Modified, Missing, Extra, ImageTagMutated, ImageUnpinned, RunningImageMismatch, PolicyViolation, RuntimeAccess, RuntimeDrift} {
 		if n := r.Summary.ByType[t]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n, t))
 		}

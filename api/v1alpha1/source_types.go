@@ -125,6 +125,9 @@ type SourceSpec struct {
 	// Propose says where the pull requests of mode propose go.
 	// +optional
 	Propose *ProposeSpec `json:"propose,omitempty"`
+	// Runtime is how the Source answers runtime drift (Falco events) in its workloads' pods.
+	// +optional
+	Runtime *RuntimeSpec `json:"runtime,omitempty"`
 }
 
 // LocalObjectReference names an object in the Source's namespace.

@@ -69,6 +69,7 @@ func (d *demo) run(ctx context.Context) error {
 		return err
 	}
 	if err := d.proposeStory(ctx); err != nil {
+	if err := d.activityStory(ctx); err != nil {
 		return err
 	}
 

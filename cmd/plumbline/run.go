@@ -41,6 +41,7 @@ type runFlags struct {
 	fightWindow     time.Duration
 	leaderElectName string
 	slack           slackFlags
+	events          eventsFlags
 }
 
 func newRunCommand(g *globalFlags) *cobra.Command {
@@ -72,6 +73,7 @@ and on drift alerts, reverts or prunes as the Source's modes say. One replica le
 	fs.IntVar(&f.fightThreshold, "fight-threshold", 3, "reverts of one field within --fight-window before Plumbline stops and reports a fight")
 	fs.DurationVar(&f.fightWindow, "fight-window", 10*time.Minute, "the window of --fight-threshold")
 	f.slack.register(fs)
+	addEventsFlags(fs, &f.events)
 	return cmd
 }
 
@@ -125,6 +127,10 @@ func (f *runFlags) run(cmd *cobra.Command, g *globalFlags) error {
 			return err
 		}
 	}
+	activityOpts, err := f.events.wire(mgr, log)
+	if err != nil {
+		return err
+	}
 	ctl, err := reconciler.NewController(mgr.GetClient(), cfg, reconciler.ControllerOptions{
 		GitCacheDir:    f.gitCacheDir,
 		Recorder:       mgr.GetEventRecorder("plumbline"),
@@ -134,6 +140,7 @@ func (f *runFlags) run(cmd *cobra.Command, g *globalFlags) error {
 		FightThreshold: f.fightThreshold,
 		FightWindow:    f.fightWindow,
 		Metrics:        metricSet,
+		Activity:       activityOpts,
 	})
 	if err != nil {
 		return err

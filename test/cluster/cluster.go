@@ -53,9 +53,19 @@ func AssetsDir() (string, error) {
 	}
 }
 
+// Options add to the control plane Start makes. The zero value changes nothing.
+type Options struct {
+	// APIServerFlags are further kube-apiserver flags (name without dashes → value), e.g. the
+	// audit webhook's.
+	APIServerFlags map[string]string
+}
+
 // Start starts etcd, kube-apiserver with a /16 service range (envtest's default /24 holds only
 // ~250 ClusterIP Services) and kube-controller-manager with every controller. Stop it with Stop.
-func Start() (*Cluster, error) {
+func Start() (*Cluster, error) { return StartWith(Options{}) }
+
+// StartWith is Start with opts.
+func StartWith(opts Options) (*Cluster, error) {
 	assets, err := AssetsDir()
 	if err != nil {
 		return nil, err
@@ -71,6 +81,9 @@ func Start() (*Cluster, error) {
 		ControlPlaneStopTimeout:  30 * time.Second,
 	}
 	env.ControlPlane.GetAPIServer().Configure().Set("service-cluster-ip-range", "10.96.0.0/16")
+	for name, value := range opts.APIServerFlags {
+		env.ControlPlane.GetAPIServer().Configure().Set(name, value)
+	}
 	cfg, err := env.Start()
 	if err != nil {
 		return nil, fmt.Errorf("control plane: start: %w", err)
@@ -138,8 +151,11 @@ func (c *Cluster) NewNamespace(ctx context.Context, prefix string) (string, erro
 
 // RunTests starts a control plane for a test binary's TestMain, sets *env to it, runs the tests
 // and stops it. It returns the exit code for os.Exit.
-func RunTests(m *testing.M, env **Cluster) int {
-	c, err := Start()
+func RunTests(m *testing.M, env **Cluster) int { return RunTestsWith(m, env, Options{}) }
+
+// RunTestsWith is RunTests with a control plane started with opts.
+func RunTestsWith(m *testing.M, env **Cluster, opts Options) int {
+	c, err := StartWith(opts)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -151,4 +167,22 @@ func RunTests(m *testing.M, env **Cluster) int {
 	}()
 	*env = c
 	return m.Run()
+}
+
+// AddUser adds a user authenticated by a client certificate, in groups, and returns the path
+// of a kubeconfig file for it and its rest.Config. RBAC decides what it may do.
+func (c *Cluster) AddUser(name string, groups []string) (string, *rest.Config, error) {
+	user, err := c.env.AddUser(envtest.User{Name: name, Groups: groups}, c.Config)
+	if err != nil {
+		return "", nil, fmt.Errorf("control plane: add user %s: %w", name, err)
+	}
+	kubeconfig, err := user.KubeConfig()
+	if err != nil {
+		return "", nil, err
+	}
+	path := filepath.Join(c.dir, "kubeconfig-"+name)
+	if err := os.WriteFile(path, kubeconfig, 0o600); err != nil {
+		return "", nil, err
+	}
+	return path, user.Config(), nil
 }

@@ -29,7 +29,20 @@ func run(args []string) int {
 		return 2
 	}
 	fmt.Fprintln(os.Stderr, "controlplane: starting etcd and kube-apiserver")
-	c, err := cluster.Start()
+	// The API server posts its audit events to a receiver that the command may serve: the
+	// PLUMBLINE_EVENTS_* variables say where and with which certificate and token.
+	dir, err := os.MkdirTemp("", "plumbline-controlplane-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "controlplane:", err)
+		return 2
+	}
+	defer os.RemoveAll(dir)
+	audit, err := cluster.NewAuditWebhook(dir, "")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "controlplane: audit webhook:", err)
+		return 2
+	}
+	c, err := cluster.StartWith(cluster.Options{APIServerFlags: audit.Flags()})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "controlplane:", err)
 		return 2
@@ -42,7 +55,9 @@ func run(args []string) int {
 	}()
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+c.Kubeconfig)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+c.Kubeconfig,
+		"PLUMBLINE_EVENTS_ADDR="+audit.Addr, "PLUMBLINE_EVENTS_CERT="+audit.CertFile,
+		"PLUMBLINE_EVENTS_KEY="+audit.KeyFile, "PLUMBLINE_EVENTS_TOKEN_FILE="+audit.TokenFile)
 	if err := cmd.Start(); err != nil {
 		fmt.Fprintln(os.Stderr, "controlplane:", err)
 		return 2
