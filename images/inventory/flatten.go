@@ -10,8 +10,8 @@ import (
 	"path"
 	"strings"
 
-	"github.com/google/osv-scalibr/extractor/filesystem"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/osv-scalibr/extractor/filesystem"
 )
 
 // Whiteout markers of the OCI image layer spec.
@@ -240,5 +240,5 @@ type fileAPI struct {
 	info fs.FileInfo
 }
 
-func (a fileAPI) Path() string                { return a.path }
+func (a fileAPI) Path() string               { return a.path }
 func (a fileAPI) Stat() (fs.FileInfo, error) { return a.info, nil }

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	cpb "github.com/google/osv-scalibr/binary/proto/config_go_proto"
 	"github.com/google/osv-scalibr/extractor"
 	"github.com/google/osv-scalibr/extractor/filesystem"
@@ -26,7 +27,6 @@ import (
 	scalibrfs "github.com/google/osv-scalibr/fs"
 	"github.com/google/osv-scalibr/plugin"
 	"github.com/google/osv-scalibr/stats"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 // Limits bound what one scan reads and writes.
@@ -283,4 +283,3 @@ func configOf(cf *v1.ConfigFile) Config {
 	sort.Strings(out.EnvNames)
 	return out
 }
-

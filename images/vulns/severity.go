@@ -3,10 +3,10 @@ package vulns
 import (
 	"strings"
 
+	osvpb "github.com/ossf/osv-schema/bindings/go/osvschema"
 	gocvss30 "github.com/pandatix/go-cvss/30"
 	gocvss31 "github.com/pandatix/go-cvss/31"
 	gocvss40 "github.com/pandatix/go-cvss/40"
-	osvpb "github.com/ossf/osv-schema/bindings/go/osvschema"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/plumbline/plumbline/images/inventory"
