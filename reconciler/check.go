@@ -65,6 +65,7 @@ func checkImagesAndPolicy(ctx context.Context, r *report.Report, targets []*targ
 		}
 		r.Findings = append(r.Findings, ic.findings...)
 		r.Errors = append(r.Errors, ic.errors...)
+		r.Warnings = append(r.Warnings, ic.warnings...)
 		facts = ic.facts
 	}
 	if engine == nil {
