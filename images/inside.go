@@ -98,6 +98,9 @@ func NewInspector(r *Resolver, s *inventory.Scanner, db *vulns.DB, dbWarn string
 type Inspection struct {
 	Inventory       *inventory.Inventory
 	Vulnerabilities []vulns.Finding
+	// Checked is false when no vulnerability database was given: Vulnerabilities is then empty
+	// and says nothing.
+	Checked bool
 	// Warnings say why Vulnerabilities may be incomplete (no database, a stale one).
 	Warnings []string
 }
@@ -111,7 +114,7 @@ func (in *Inspector) Inspect(ctx context.Context, ref Reference, digest string, 
 	if err != nil {
 		return nil, err
 	}
-	out := &Inspection{Inventory: inv, Warnings: in.dbWarn}
+	out := &Inspection{Inventory: inv, Warnings: in.dbWarn, Checked: in.db != nil}
 	if in.db != nil {
 		in.mu.Lock()
 		out.Vulnerabilities = in.db.Match(inv.Packages)
