@@ -146,4 +146,3 @@ func contentsFacts(digest string, insp *images.Inspection, newIDs map[[2]string]
 	}
 	return out
 }
-
