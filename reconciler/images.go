@@ -59,7 +59,10 @@ type imageChecks struct {
 	findings []report.Finding
 	errors   []report.Error
 	facts    map[useKey]policy.ImageFacts
-	warnings []string
+	// liveFacts are the facts of what the registry serves where a tag was rebuilt (its
+	// contents differ from the approved digest's); nil when no image was looked inside.
+	liveFacts map[useKey]policy.ImageFacts
+	warnings  []string
 }
 
 // checkImages checks the images of every desired workload through images.CheckAll, and turns

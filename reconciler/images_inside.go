@@ -82,9 +82,23 @@ func (c *imageChecks) inspect(ctx context.Context, uses []imageUse, results []im
 			inspections[key] = insp
 		}
 		fk := useKey{keyOf(u.t.desired.Object), u.container}
-		f := c.facts[fk]
-		f.Contents = contentsFacts(deployed, insp, newIDs)
-		c.facts[fk] = f
+		if c.liveFacts == nil {
+			c.liveFacts = map[useKey]policy.ImageFacts{}
+		}
+		live := c.facts[fk]
+		live.Contents = contentsFacts(deployed, insp, newIDs)
+		c.liveFacts[fk] = live
+		// Git's side: the approved digest's contents where the tag was rebuilt (nil when the
+		// approved digest could not be scanned), else the same digest.
+		desired := c.facts[fk]
+		desired.Contents = live.Contents
+		if newIDs != nil {
+			desired.Contents = nil
+			if rb := rebuilds[pair{u.ref.Name(), approved, served}]; rb != nil && rb.Approved != nil {
+				desired.Contents = contentsFacts(approved, rb.Approved, nil)
+			}
+		}
+		c.facts[fk] = desired
 	}
 	seen := map[string]bool{}
 	for _, insp := range inspections {
