@@ -17,11 +17,18 @@
 //     give the credentials. LayerChanges counts changed layers.
 //   - RunningImages and ImageIDDigest read the digests pods run.
 //   - Check, a pure function, turns all of it into Results.
+//   - An Inspector looks inside images: Resolver.Image reads one digest with
+//     the Resolver's credentials and retries, the inventory sub-package lists
+//     its packages and config (osv-scalibr's extractors, cached by digest on
+//     disk), the vulns sub-package matches them against an offline OSV
+//     database; CompareDigests says what a rebuild changed and which
+//     vulnerabilities it brought.
 //
 // It never lists pods, writes to Git or the cluster, pushes to a registry,
-// logs, or imports another Plumbline package; the only files it reads are the
-// lock (through the fs.FS it is given) and, through DockerKeychain, the Docker
-// config. A registry failure is a *RegistryError for that image, never a
+// logs, or imports another Plumbline package than its own sub-packages; the
+// only files it reads are the lock (through the fs.FS it is given), through
+// DockerKeychain the Docker config, and through an Inspector its scan cache
+// folder and OSV database. A registry failure is a *RegistryError for that image, never a
 // finding and never "no drift". Credentials never appear in errors: cache
 // keys hold only a truncated hash of them.
 package images

@@ -14,6 +14,8 @@ const (
 	RuleRequireResourceLimits  RuleID = "require-resource-limits"
 	RuleRequireReadOnlyRootFS  RuleID = "require-read-only-root-fs"
 	RuleDisallowHostNamespaces RuleID = "disallow-host-namespaces-and-paths"
+	RuleBlockVulnerabilities   RuleID = "block-vulnerabilities"
+	RuleImageRunsAsRoot        RuleID = "image-runs-as-root"
 )
 
 // RuleInfo describes a rule for documentation and for `plumbline check`
@@ -33,6 +35,11 @@ type RuleInfo struct {
 	Description string
 	// Fix says how to make a violating object pass. Empty for CEL policies.
 	Fix string
+	// NeedsImageContents is true for rules that read ImageFacts.Contents (a
+	// scan of the image: its user, its vulnerabilities). They cannot be
+	// expressed in CEL nor enforced by a ValidatingAdmissionPolicy, since the
+	// API server never sees inside an image; they run in check, diff and run.
+	NeedsImageContents bool
 }
 
 // finding is one violation of a built-in, before the engine adds the rule
@@ -48,6 +55,8 @@ type builtinParams struct {
 	// allowedRegistries holds normalised prefixes; empty means
 	// restrict-registries has nothing to enforce.
 	allowedRegistries []string
+	// vulns are params.vulnerabilities (block-vulnerabilities).
+	vulns vulnParams
 }
 
 // builtin is a built-in rule: its metadata and its check, a pure function
@@ -104,6 +113,18 @@ var builtins = []builtin{
 		Description: "The pod shares the host's network, PID or IPC namespace, or mounts a hostPath volume.",
 		Fix:         "Remove hostNetwork, hostPID and hostIPC (or set them false) and replace hostPath volumes with emptyDir, configMap or a PersistentVolumeClaim.",
 	}, check: checkHostNamespaces},
+	{info: RuleInfo{
+		ID: RuleBlockVulnerabilities, Severity: SeverityHigh, Enabled: true, Builtin: true, NeedsImageContents: true,
+		Description: "The image has a known vulnerability at params.vulnerabilities.minSeverity or above (default high: High and Critical), " +
+			"not covered by an unexpired entry of params.vulnerabilities.ignore. Needs a scan of the image (--vuln-db); without one it finds nothing and a warning says so.",
+		Fix: "Rebuild the image with the fixed package versions, or add {id, reason, expires} to spec.params.vulnerabilities.ignore.",
+	}, check: checkVulnerabilities},
+	{info: RuleInfo{
+		ID: RuleImageRunsAsRoot, Severity: SeverityHigh, Enabled: true, Builtin: true, NeedsImageContents: true,
+		Description: "The image's config runs as root (USER empty, 0 or root) and the pod does not override it with a non-zero runAsUser; " +
+			"or it sets runAsNonRoot: true on such an image, which the kubelet refuses to start. Needs the image's config.",
+		Fix: "Build the image with a non-root USER, or set securityContext.runAsUser to a non-zero UID.",
+	}, check: checkImageRoot},
 }
 
 // Builtins describes every built-in rule with its default severity and

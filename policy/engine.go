@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
@@ -21,6 +22,9 @@ type Input struct {
 	// facts derived from their image string; empty fields are filled the
 	// same way. nil is fine.
 	Images []ImageFacts
+	// Now is the time ignore entries' expiry is judged at. Zero is the
+	// current time.
+	Now time.Time
 }
 
 // Violation is one failed rule on one object. It is plain data; the
@@ -114,6 +118,11 @@ func NewEngine(ps *PolicySet) (*Engine, error) {
 // spec.params. Errors start with the field name below params.
 func parseBuiltinParams(params map[string]any) (builtinParams, error) {
 	var p builtinParams
+	vp, err := parseVulnParams(params)
+	if err != nil {
+		return p, err
+	}
+	p.vulns = vp
 	raw, ok := params["allowedRegistries"]
 	if !ok || raw == nil {
 		return p, nil
@@ -180,6 +189,10 @@ func (e *Engine) Evaluate(ctx context.Context, in Input) ([]Violation, error) {
 	var pod *podView
 	if isWorkload {
 		pod = newPodView(spec, specPath)
+		pod.now = in.Now
+		if pod.now.IsZero() {
+			pod.now = time.Now()
+		}
 		pod.attachFacts(in.Images, e.refs)
 		var findings []finding
 		for _, b := range e.builtins {

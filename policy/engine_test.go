@@ -189,6 +189,8 @@ spec:
 		{RuleRequireResourceLimits, SeverityMedium, true, true},
 		{RuleRequireReadOnlyRootFS, SeverityMedium, true, true},
 		{RuleDisallowHostNamespaces, SeverityHigh, true, true},
+		{RuleBlockVulnerabilities, SeverityHigh, true, true},
+		{RuleImageRunsAsRoot, SeverityHigh, true, true},
 		{"team-label", SeverityLow, true, false},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -212,8 +214,8 @@ func TestBuiltinsDocumented(t *testing.T) {
 			t.Errorf("%s: Enabled = %v; only require-digest is off by default", r.ID, r.Enabled)
 		}
 	}
-	if len(seen) != 8 {
-		t.Errorf("got %d built-ins, want 8", len(seen))
+	if len(seen) != 10 {
+		t.Errorf("got %d built-ins, want 10", len(seen))
 	}
 }
 

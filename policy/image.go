@@ -43,6 +43,9 @@ type ImageFacts struct {
 	// Running lists the digests that pods of this workload run for this
 	// container (from status.containerStatuses[].imageID); nil when unknown.
 	Running []string
+	// Contents is what a scan found inside the image (its user, its
+	// vulnerabilities); nil when it was not scanned.
+	Contents *ImageContents
 }
 
 // NewImageFacts returns the facts derivable from an image string alone:

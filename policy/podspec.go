@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -84,6 +85,7 @@ type podView struct {
 	volumes     []volumeView
 	sc          securityView // pod-level securityContext
 	containers  []containerView
+	now         time.Time // Input.Now, for expiry dates
 }
 
 type volumeView struct {

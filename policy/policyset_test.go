@@ -64,7 +64,7 @@ func TestParsePolicySetErrors(t *testing.T) {
 		{"bad-severity.yaml", `bad-severity.yaml:6: spec.policies[0].severity: unknown severity "urgent" (want one of low, medium, high, critical)`},
 		{"bad-builtin-severity.yaml", `bad-builtin-severity.yaml:5: spec.builtins.run-as-non-root.severity: unknown severity "severe" (want one of low, medium, high, critical)`},
 		{"unknown-builtin.yaml", "unknown-builtin.yaml:5: spec.builtins.disallow-latest-tags: unknown built-in rule (known: disallow-latest-tag, " +
-			"restrict-registries, require-digest, run-as-non-root, disallow-privileged, require-resource-limits, require-read-only-root-fs, disallow-host-namespaces-and-paths)"},
+			"restrict-registries, require-digest, run-as-non-root, disallow-privileged, require-resource-limits, require-read-only-root-fs, disallow-host-namespaces-and-paths, block-vulnerabilities, image-runs-as-root)"},
 		{"wrong-type-enabled.yaml", `wrong-type-enabled.yaml:5: want true or false, got str "no"`},
 		{"wrong-type-kinds.yaml", "wrong-type-kinds.yaml:6: want a list, got str Deployment"},
 		{"wrong-type-allowed-registries.yaml", "wrong-type-allowed-registries.yaml:5: want a list, got str ghcr.io..."},

@@ -58,6 +58,7 @@ func Check(ctx context.Context, objs []manifests.Object, opts CheckOptions) (*re
 // reports the violations of what Git declares (check), not only the drift into one (diff).
 func checkImagesAndPolicy(ctx context.Context, r *report.Report, targets []*target, running runningFunc, imgs *ImageOptions, engine *policy.Engine, desired bool) error {
 	facts := map[useKey]policy.ImageFacts{}
+	var liveFacts map[useKey]policy.ImageFacts
 	if imgs != nil {
 		ic, err := checkImages(ctx, targets, running, *imgs)
 		if err != nil {
@@ -65,13 +66,17 @@ func checkImagesAndPolicy(ctx context.Context, r *report.Report, targets []*targ
 		}
 		r.Findings = append(r.Findings, ic.findings...)
 		r.Errors = append(r.Errors, ic.errors...)
-		facts = ic.facts
+		r.Warnings = append(r.Warnings, ic.warnings...)
+		facts, liveFacts = ic.facts, ic.liveFacts
+		if desired && liveFacts != nil {
+			facts = liveFacts // check: judge what a deploy of the tag would pull now
+		}
 	}
 	if engine == nil {
 		return nil
 	}
 	for _, t := range targets {
-		fs, err := policyFindings(ctx, engine, t, facts, desired)
+		fs, err := policyFindings(ctx, engine, t, facts, liveFacts, desired)
 		r.Findings = append(r.Findings, fs...)
 		if err != nil {
 			r.Errors = append(r.Errors, objectError(t.desired.Object, "", err))

@@ -58,6 +58,10 @@ type ControllerOptions struct {
 	RevertBackoff Backoff
 	// Images resolves the tags of desired workloads; nil checks approvals only.
 	Images *images.Resolver
+	// Inspector looks inside images (with Images); nil does not. Give it a short wait so
+	// that a scan never holds up a reconcile: a scan that takes longer finishes in the
+	// background and the next pass reports it.
+	Inspector *images.Inspector
 	// APIReader reads Sources from the API server itself, past the cache, when a status write
 	// conflicts. Default: the controller's client.
 	APIReader client.Reader

@@ -27,6 +27,9 @@ type ImageOptions struct {
 	// PullSecrets, when set, returns the keychain of a workload, as the kubelet would pull its
 	// images: its imagePullSecrets, then its ServiceAccount's. It is tried before Keychain.
 	PullSecrets func(ctx context.Context, namespace string, spec *corev1.PodSpec) (authn.Keychain, error)
+	// Inspector, when set with a Resolver, looks inside images (packages, config,
+	// vulnerabilities) for the rebuilt-tag findings and the policy's contents rules.
+	Inspector *images.Inspector
 }
 
 // imageUse is one container image of one desired workload.
@@ -56,6 +59,10 @@ type imageChecks struct {
 	findings []report.Finding
 	errors   []report.Error
 	facts    map[useKey]policy.ImageFacts
+	// liveFacts are the facts of what the registry serves where a tag was rebuilt (its
+	// contents differ from the approved digest's); nil when no image was looked inside.
+	liveFacts map[useKey]policy.ImageFacts
+	warnings  []string
 }
 
 // checkImages checks the images of every desired workload through images.CheckAll, and turns
@@ -91,6 +98,7 @@ func checkImages(ctx context.Context, targets []*target, running runningFunc, op
 		}
 		out.facts[useKey{keyOf(u.t.desired.Object), u.container}] = facts(u, r.Input)
 	}
+	out.inspect(ctx, uses, results, opts)
 	return out, nil
 }
 

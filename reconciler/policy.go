@@ -14,8 +14,12 @@ import (
 // what runs. Violations of the desired object (where "desired") are reported when withDesired
 // is set: `check` reports them, `diff` leaves them to `check`. A live violation that the desired
 // object does not have is drift into a violation (where "live"); one that Git has too is not
-// drift.
-func policyFindings(ctx context.Context, engine *policy.Engine, t *target, facts map[useKey]policy.ImageFacts, withDesired bool) ([]report.Finding, error) {
+// drift. liveFacts are the facts of what runs, when they differ from Git's (the contents of a
+// rebuilt digest); nil means the same as facts.
+func policyFindings(ctx context.Context, engine *policy.Engine, t *target, facts, liveFacts map[useKey]policy.ImageFacts, withDesired bool) ([]report.Finding, error) {
+	if liveFacts == nil {
+		liveFacts = facts
+	}
 	desired := t.desired.Object
 	in := policy.Input{Object: desired, OldObject: t.live, Images: factsOf(desired, desired, facts)}
 	want, err := engine.Evaluate(ctx, in)
@@ -26,7 +30,7 @@ func policyFindings(ctx context.Context, engine *policy.Engine, t *target, facts
 	if err != nil || t.live == nil {
 		return out, err
 	}
-	got, liveErr := engine.Evaluate(ctx, policy.Input{Object: t.live, OldObject: t.live, Images: factsOf(desired, t.live, facts)})
+	got, liveErr := engine.Evaluate(ctx, policy.Input{Object: t.live, OldObject: t.live, Images: factsOf(desired, t.live, liveFacts)})
 	seen := map[violationKey]bool{}
 	for _, v := range want {
 		seen[keyOfViolation(v)] = true

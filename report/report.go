@@ -58,6 +58,9 @@ type Report struct {
 	// registry, an object the API server refused to dry-run). An error is never a finding and
 	// never "no drift".
 	Errors []Error `json:"errors,omitempty"`
+	// Warnings say what a run could not check and why its answer may be incomplete (no
+	// vulnerability database, a stale one). A warning is never a finding nor an error.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Source says where the desired state came from.

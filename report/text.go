@@ -89,6 +89,9 @@ func writeText(w io.Writer, r *Report, clean func(objects int, source string) st
 		}
 		b.WriteString("\n")
 	}
+	for _, w := range r.Warnings {
+		b.WriteString("Warning: " + Printable(w) + "\n")
+	}
 	for _, e := range r.Errors {
 		b.WriteString("Error: ")
 		if e.Object != nil {
@@ -115,6 +118,11 @@ func writeFinding(b *strings.Builder, f Finding) {
 		fmt.Fprintf(b, "  Policy Violation: %s%s [%s, %s]\n", Printable(f.Message), where, Printable(f.Rule), Printable(f.Severity))
 	case ImageTagMutated, ImageUnpinned, RunningImageMismatch:
 		fmt.Fprintf(b, "  %s\n", Printable(f.Message)) // "Image: …"
+		if f.Image != nil {
+			for _, l := range ImageChangeLines(f.Image.Changes) {
+				fmt.Fprintf(b, "    %s\n", l)
+			}
+		}
 	default:
 		fmt.Fprintf(b, "  Reason: %s\n", Printable(f.Message))
 	}

@@ -24,6 +24,7 @@ type checkFlags struct {
 	offline    bool
 	cacheDir   string
 	cacheTTL   time.Duration
+	inside     insideFlags
 
 	resolver *images.Resolver
 }
@@ -35,6 +36,7 @@ func (f *checkFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.offline, "offline", false, "check image approvals without asking registries (a rebuilt tag goes unseen)")
 	fs.StringVar(&f.cacheDir, "cache-dir", "", "reuse the image digests of earlier runs kept in this folder, for --cache-ttl: fewer registry requests, but a tag rebuilt inside the TTL goes unseen until it ends (default: none, every run asks the registry)")
 	fs.DurationVar(&f.cacheTTL, "cache-ttl", images.DefaultCacheTTL, "with --cache-dir, how long a resolved digest is reused")
+	f.inside.register(fs)
 }
 
 // resolverTTL is how long a resolution is reused. Without --cache-dir it is reused only inside
@@ -100,6 +102,9 @@ func (f *checkFlags) imageOptions(ctx context.Context, state *desiredState) (*re
 		}
 		f.resolver = opts.Resolver
 		f.loadDigestCache()
+	}
+	if opts.Inspector, err = f.inside.inspector(opts.Resolver, 0); err != nil {
+		return nil, err
 	}
 	return opts, nil
 }

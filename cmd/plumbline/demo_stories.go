@@ -120,6 +120,10 @@ func (d *demo) run(ctx context.Context) error {
 	out = d.plumbline(ctx, exitFinding, "check", "--path", d.path("pr/apps/prod"))
 	d.expect(out, "[disallow-privileged, critical]")
 
+	if err := d.insideStory(ctx); err != nil {
+		return err
+	}
+
 	if len(d.failures) > 0 {
 		return fmt.Errorf("the demo did not go as the stories say:\n  %s", strings.Join(d.failures, "\n  "))
 	}

@@ -21,6 +21,7 @@ func newImagesCommand(g *globalFlags) *cobra.Command {
 		Short: "Manage the approved image digests of a source",
 	}
 	cmd.AddCommand(newImagesLockCommand(g))
+	cmd.AddCommand(newImagesScanCommand(g))
 	return cmd
 }
 

@@ -42,6 +42,7 @@ type runFlags struct {
 	leaderElectName string
 	slack           slackFlags
 	events          eventsFlags
+	inside          runInsideFlags
 }
 
 func newRunCommand(g *globalFlags) *cobra.Command {
@@ -74,6 +75,7 @@ and on drift alerts, reverts or prunes as the Source's modes say. One replica le
 	fs.DurationVar(&f.fightWindow, "fight-window", 10*time.Minute, "the window of --fight-threshold")
 	f.slack.register(fs)
 	addEventsFlags(fs, &f.events)
+	f.inside.register(fs)
 	return cmd
 }
 
@@ -128,10 +130,12 @@ func (f *runFlags) run(cmd *cobra.Command, g *globalFlags) error {
 		}
 	}
 	activityOpts, err := f.events.wire(mgr, log)
+	inspector, err := f.inside.wire(resolver)
 	if err != nil {
 		return err
 	}
 	ctl, err := reconciler.NewController(mgr.GetClient(), cfg, reconciler.ControllerOptions{
+		Inspector:      inspector,
 		GitCacheDir:    f.gitCacheDir,
 		Recorder:       mgr.GetEventRecorder("plumbline"),
 		Log:            log,
