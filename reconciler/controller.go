@@ -182,12 +182,14 @@ func NewController(c client.Client, cfg *rest.Config, opts ControllerOptions) (*
 		return nil, err
 	}
 	cluster.inventory = newMemoInventory(cluster.inventoryStore())
-	return &Controller{
+	ctl := &Controller{
 		client: c, reader: opts.APIReader, cluster: cluster, config: rest.CopyConfig(cfg), opts: opts,
 		metrics: opts.Metrics, watches: newWatchSet(),
 		sources: map[types.NamespacedName]*sourceState{}, writers: map[string]*Cluster{},
 		activity: newActivityState(opts.Activity),
-	}, nil
+	}
+	ctl.keep = ctl.ProposeIncident // Slack's "Keep it" opens the incident's pull request
+	return ctl, nil
 }
 
 // Metrics returns the controller's Prometheus collectors, for the caller to register.

@@ -33,14 +33,12 @@ func (c *Controller) compare(ctx context.Context, src *v1alpha1.Source, st *sour
 		st.memo, st.memoFor = NewCompareMemo(), memoScope(st, src)
 	}
 	opts.Memo = st.memo
-	opts.Images = &ImageOptions{Resolver: c.opts.Images, Lock: st.lock, Keychain: images.DockerKeychain()}
+	opts.Images = &ImageOptions{Resolver: c.opts.Images, Lock: st.lock, Keychain: images.DockerKeychain(), Inspector: c.opts.Inspector}
 	rep, err := c.cluster.Diff(ctx, st.desired, opts)
 	if err == nil {
 		c.attachActivity(ctx, src, st, rep)
 	}
 	return rep, err
-	opts.Images = &ImageOptions{Resolver: c.opts.Images, Lock: st.lock, Keychain: images.DockerKeychain(), Inspector: c.opts.Inspector}
-	return c.cluster.Diff(ctx, st.desired, opts)
 }
 
 // memoScope names what a Source's comparisons depend on besides the live objects: the desired

@@ -53,8 +53,7 @@ func NewMetrics() *Metrics {
 
 // Collectors returns every collector, for registration.
 func (m *Metrics) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.Findings, m.ReconcileSeconds, m.GitFetches, m.Reverts, m.Fights, m.DetectionLatency, m.LastSuccess, m.RegistryRequests, m.Notifications}
-	return []prometheus.Collector{m.Findings, m.ReconcileSeconds, m.GitFetches, m.Reverts, m.Fights, m.DetectionLatency, m.LastSuccess, m.RegistryRequests, m.RuntimeEvents}
+	return []prometheus.Collector{m.Findings, m.ReconcileSeconds, m.GitFetches, m.Reverts, m.Fights, m.DetectionLatency, m.LastSuccess, m.RegistryRequests, m.Notifications, m.RuntimeEvents}
 }
 
 func (m *Metrics) reconciled(source string, took time.Duration, ok bool, now time.Time) {

@@ -80,12 +80,14 @@ func (c *Controller) ProposeIncident(ctx context.Context, src types.NamespacedNa
 	}
 	st := c.state(src)
 	memo := c.proposalMemo(st)
-	c.mu.Lock()
+	st.pass.Lock() // a pass replaces st.incidents while it holds st.pass
 	_, known := st.incidents[fingerprint]
-	if !known && st.incidents != nil {
-		c.mu.Unlock()
+	loaded := st.incidents != nil
+	st.pass.Unlock()
+	if !known && loaded {
 		return fmt.Errorf("Source %s: no open incident %s", src, fingerprint)
 	}
+	c.mu.Lock()
 	memo.keep[fingerprint] = by
 	st.dirty = true
 	c.mu.Unlock()

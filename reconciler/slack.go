@@ -144,7 +144,8 @@ func (s *SlackNotifier) target(ctx context.Context, source string) (notify.Targe
 		}
 		return notify.Target{}, fmt.Errorf("Source %s: %w", source, err)
 	}
-	t := notify.Target{Channel: s.opts.DefaultChannel, Proposals: s.opts.Proposals}
+	// "Keep it" can open a pull request when the Source names a forge (spec.propose).
+	t := notify.Target{Channel: s.opts.DefaultChannel, Proposals: s.opts.Proposals || src.Spec.Propose != nil}
 	secret := s.opts.DefaultSecret
 	if src.Spec.Notify != nil && src.Spec.Notify.Slack != nil {
 		sl := src.Spec.Notify.Slack

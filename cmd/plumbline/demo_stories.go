@@ -69,6 +69,8 @@ func (d *demo) run(ctx context.Context) error {
 		return err
 	}
 	if err := d.proposeStory(ctx); err != nil {
+		return err
+	}
 	if err := d.activityStory(ctx); err != nil {
 		return err
 	}

@@ -130,6 +130,9 @@ func (f *runFlags) run(cmd *cobra.Command, g *globalFlags) error {
 		}
 	}
 	activityOpts, err := f.events.wire(mgr, log)
+	if err != nil {
+		return err
+	}
 	inspector, err := f.inside.wire(resolver)
 	if err != nil {
 		return err

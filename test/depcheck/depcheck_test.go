@@ -35,18 +35,13 @@ var may = map[string][]string{
 	// a leaf's tests stay leaf tests.
 	"test/cluster":     nil,
 	"test/gitserver":   nil,
+	"test/gitea":       nil,
 	"test/slackserver": nil,
+	"test/vapeval":     nil,
 }
 
 // harness lists the test rooms that the tests of every room may import.
-var harness = []string{"test/cluster", "test/gitserver", "test/slackserver"}
-	"test/cluster":   nil,
-	"test/gitserver": nil,
-	"test/gitea":     nil,
-}
-
-// harness lists the test rooms that the tests of every room may import.
-var harness = []string{"test/cluster", "test/gitserver", "test/gitea"}
+var harness = []string{"test/cluster", "test/gitserver", "test/gitea", "test/slackserver", "test/vapeval"}
 
 // forbidden are packages that no product code (outside test/) may reach, with the reason.
 var forbidden = map[string]string{
