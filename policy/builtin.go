@@ -33,6 +33,12 @@ type RuleInfo struct {
 	Description string
 	// Fix says how to make a violating object pass. Empty for CEL policies.
 	Fix string
+	// NeedsImageFacts is true when the rule reads what only a registry or Git knows (the
+	// approved, resolved or running digests, what is inside an image), not just the object.
+	// The API server has none of it, so such a rule is never rendered into a
+	// ValidatingAdmissionPolicy (Engine.Admission lists it as not rendered). For CEL policies
+	// it is true when an expression reads the images variable.
+	NeedsImageFacts bool
 }
 
 // finding is one violation of a built-in, before the engine adds the rule

@@ -118,6 +118,12 @@ type SourceSpec struct {
 	// +kubebuilder:validation:MaxLength=253
 	// +optional
 	ServiceAccountName string `json:"serviceAccountName,omitempty"`
+	// Prevent has the API server refuse (deny), warn about (warn) or audit (audit) edits of
+	// this Source's objects that do not come from Git, and objects that break its policy, with
+	// ValidatingAdmissionPolicies the controller keeps in sync. Default off.
+	// +kubebuilder:default=off
+	// +optional
+	Prevent Prevent `json:"prevent,omitempty"`
 }
 
 // LocalObjectReference names an object in the Source's namespace.

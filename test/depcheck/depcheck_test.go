@@ -35,10 +35,11 @@ var may = map[string][]string{
 	// a leaf's tests stay leaf tests.
 	"test/cluster":   nil,
 	"test/gitserver": nil,
+	"test/vapeval":   nil,
 }
 
 // harness lists the test rooms that the tests of every room may import.
-var harness = []string{"test/cluster", "test/gitserver"}
+var harness = []string{"test/cluster", "test/gitserver", "test/vapeval"}
 
 // forbidden are packages that no product code (outside test/) may reach, with the reason.
 var forbidden = map[string]string{
