@@ -2,6 +2,7 @@ package reconciler
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -64,6 +65,8 @@ type ControllerOptions struct {
 	Metrics *Metrics
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// Admission is who the managed-object guard of a Source with spec.prevent lets through.
+	Admission AdmissionConfig
 }
 
 // Controller keeps every Source plumb: it polls Git at each Source's interval, re-compares on
@@ -126,6 +129,8 @@ type sourceState struct {
 	// changedAt is when a watch event last came for one of the Source's objects, for the
 	// detection-latency metric.
 	changedAt map[report.ObjectRef]time.Time
+	// admission is what is in force of the Source's admission policies.
+	admission admissionState
 }
 
 // NewController returns a Controller that reads Sources through c (a cached client), compares
@@ -201,8 +206,12 @@ func (c *Controller) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		if apierrors.IsNotFound(err) { // the Source is gone: its objects stay, its inventory goes
 			c.forget(req.NamespacedName)
 			c.metrics.forget(req.String())
-			return reconcile.Result{}, c.cluster.DeleteInventory(ctx, sourceLabel(req.NamespacedName))
+			return reconcile.Result{}, errors.Join(c.cluster.DeleteInventory(ctx, sourceLabel(req.NamespacedName)),
+				c.deleteAdmission(ctx, sourceLabel(req.NamespacedName), nil))
 		}
+		return reconcile.Result{}, err
+	}
+	if done, err := c.finalizeAdmission(ctx, &src); done {
 		return reconcile.Result{}, err
 	}
 	if src.Spec.Suspend {
@@ -221,6 +230,7 @@ func (c *Controller) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if !st.good {
 		return reconcile.Result{RequeueAfter: next}, c.writeFailedStatus(ctx, &src, st)
 	}
+	c.syncAdmission(ctx, &src, st)
 	c.watches.ensure(ctx, req.NamespacedName, st.desired, c.namespaceOf(src.Namespace))
 	if !c.passDue(st, &src) {
 		return reconcile.Result{RequeueAfter: next}, nil // nothing changed: steady state costs nothing

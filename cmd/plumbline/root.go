@@ -76,6 +76,7 @@ changed it and when.`,
 		newDiffCommand(g),
 		newCheckCommand(g),
 		newImagesCommand(g),
+		newAdmissionCommand(g),
 		newDemoCommand(g),
 		newVersionCommand(),
 	)

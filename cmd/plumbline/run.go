@@ -40,6 +40,7 @@ type runFlags struct {
 	fightThreshold  int
 	fightWindow     time.Duration
 	leaderElectName string
+	guard           guardFlags
 }
 
 func newRunCommand(g *globalFlags) *cobra.Command {
@@ -70,6 +71,7 @@ and on drift alerts, reverts or prunes as the Source's modes say. One replica le
 	fs.BoolVar(&f.offline, "offline", false, "image approvals only, no registry request (a rebuilt tag goes unseen)")
 	fs.IntVar(&f.fightThreshold, "fight-threshold", 3, "reverts of one field within --fight-window before Plumbline stops and reports a fight")
 	fs.DurationVar(&f.fightWindow, "fight-window", 10*time.Minute, "the window of --fight-threshold")
+	addAdmissionFlags(cmd, &f.guard)
 	return cmd
 }
 
@@ -132,6 +134,7 @@ func (f *runFlags) run(cmd *cobra.Command, g *globalFlags) error {
 		FightThreshold: f.fightThreshold,
 		FightWindow:    f.fightWindow,
 		Metrics:        metricSet,
+		Admission:      admissionConfig(cmd.Context(), cfg, &f.guard, log),
 	})
 	if err != nil {
 		return err
