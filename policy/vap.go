@@ -137,7 +137,7 @@ func (o *AdmissionOptions) policy(rule RuleID, match admv1.MatchResources, conds
 	if !o.ClusterWide {
 		// A namespaceSelector never skips cluster-scoped objects; Namespaces have their own
 		// name as request.namespace, which the selector then checks.
-		conds = append([]admv1.MatchCondition{{Name: "namespaced", Expression: "request.namespace != ''"}}, conds...)
+		conds = append([]admv1.MatchCondition{{Name: "namespaced", Expression: "request.?namespace.orValue('') != ''"}}, conds...)
 	}
 	for i := range vals {
 		r := reason

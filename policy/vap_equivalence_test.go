@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -56,6 +59,14 @@ type entries map[RuleID][]string
 // admit runs obj as a CREATE through the rendered policies.
 func (h *vapHarness) admit(t testing.TB, obj *unstructured.Unstructured) entries {
 	t.Helper()
+	out, err := h.admitErr(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func (h *vapHarness) admitErr(obj *unstructured.Unstructured) (entries, error) {
 	gv, _ := schema.ParseGroupVersion(obj.GetAPIVersion())
 	res := h.eval.Admit(context.Background(), vapeval.Request{
 		Operation: admission.Create, Object: obj, Namespace: obj.GetNamespace(), Name: obj.GetName(),
@@ -63,27 +74,27 @@ func (h *vapHarness) admit(t testing.TB, obj *unstructured.Unstructured) entries
 		Resource: gv.WithResource(workloadResources[obj.GetKind()]),
 	})
 	if res.Err != nil {
-		t.Fatalf("admission error with Warn bindings only: %v", res.Err)
+		return nil, fmt.Errorf("admission error with Warn bindings only: %v", res.Err)
 	}
 	out := entries{}
 	for _, w := range res.Warnings {
 		m := warningRE.FindStringSubmatch(w)
 		if m == nil {
-			t.Fatalf("unexpected warning %q", w)
+			return nil, fmt.Errorf("unexpected warning %q", w)
 		}
 		rule := h.rules[m[1]]
 		if string(rule) != m[3] {
-			t.Fatalf("warning of policy %s names rule %s: %q", m[1], m[3], w)
+			return nil, fmt.Errorf("warning of policy %s names rule %s: %q", m[1], m[3], w)
 		}
 		if sev := h.severity(rule); string(sev) != m[4] {
-			t.Fatalf("warning of %s has severity %s, want %s", rule, m[4], sev)
+			return nil, fmt.Errorf("warning of %s has severity %s, want %s", rule, m[4], sev)
 		}
 		out[rule] = append(out[rule], strings.Split(m[2], "; ")...)
 	}
 	for r := range out {
 		slices.Sort(out[r])
 	}
-	return out
+	return out, nil
 }
 
 func (h *vapHarness) severity(rule RuleID) Severity {
@@ -161,22 +172,52 @@ func TestAdmissionMatchesPodSecurityOracle(t *testing.T) {
 	}
 	engine := mustEngine(t, matrixPolicy)
 	h := newVAPHarness(t, engine)
-	var n, bad int
+	var specs []*unstructured.Unstructured
 	forEachPSASpec(func(spec map[string]any) {
-		n++
-		obj := wrapPodSpec(matrixKinds[n%len(matrixKinds)], spec)
-		want := goEntries(t, engine, obj)
-		if diff := cmp.Diff(want, h.admit(t, obj)); diff != "" {
-			bad++
-			if bad <= 5 {
-				t.Errorf("spec %d: admission vs Go (-go +admission):\n%s\n%v", n, diff, spec)
-			}
-		}
+		specs = append(specs, wrapPodSpec(matrixKinds[len(specs)%len(matrixKinds)], spec))
 	})
-	if bad > 0 {
-		t.Fatalf("%d of %d specs disagree", bad, n)
+	// The plugin and the engine are safe for concurrent use: one worker per CPU.
+	var (
+		mu   sync.Mutex
+		bad  []string
+		next atomic.Int64
+		wg   sync.WaitGroup
+	)
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1)) - 1; i < len(specs); i = int(next.Add(1)) - 1 {
+				vs, err := engine.Evaluate(context.Background(), Input{Object: specs[i]})
+				want := entries{}
+				for _, v := range vs {
+					e := v.Message
+					if v.Container != "" {
+						e = "container '" + v.Container + "': " + v.Message
+					}
+					want[v.Rule] = append(want[v.Rule], e)
+				}
+				for r := range want {
+					slices.Sort(want[r])
+				}
+				got, aerr := h.admitErr(specs[i])
+				diff := cmp.Diff(want, got)
+				if err != nil || aerr != nil || diff != "" {
+					mu.Lock()
+					bad = append(bad, fmt.Sprintf("spec %d: %v %v (-go +admission):\n%s\n%v", i, err, aerr, diff, specs[i].Object))
+					mu.Unlock()
+				}
+			}
+		}()
 	}
-	t.Logf("compared %d pod specs", n)
+	wg.Wait()
+	for _, b := range bad[:min(len(bad), 5)] {
+		t.Error(b)
+	}
+	if len(bad) > 0 {
+		t.Fatalf("%d of %d specs disagree", len(bad), len(specs))
+	}
+	t.Logf("compared %d pod specs", len(specs))
 }
 
 // TestAdmissionImageReferences: the image rules' CEL parses references as the Go rules do,

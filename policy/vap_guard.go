@@ -64,7 +64,7 @@ func Guard(o GuardOptions) (AdmissionPolicy, error) {
 	allowed := []string{
 		"request.userInfo.username in " + celStringList(sortedUnique(o.Users)),
 		"request.userInfo.?groups.orValue([]).exists(g, g in " + celStringList(sortedUnique(o.BreakGlassGroups)) + ")",
-		"request.subResource == 'scale' && request.userInfo.username in " + celStringList(sortedUnique(o.ScaleUsers)),
+		"request.?subResource.orValue('') == 'scale' && request.userInfo.username in " + celStringList(sortedUnique(o.ScaleUsers)),
 	}
 	kinds := map[string]string{"deployments": "Deployment", "replicasets": "ReplicaSet", "statefulsets": "StatefulSet",
 		"replicationcontrollers": "ReplicationController"}
@@ -72,8 +72,8 @@ func Guard(o GuardOptions) (AdmissionPolicy, error) {
 	for _, r := range slices.Sorted(maps.Keys(kinds)) {
 		kindMap = append(kindMap, celString(r)+": "+celString(kinds[r]))
 	}
-	what := fmt.Sprintf("(request.subResource == 'scale' ? {%s}[?request.resource.resource].orValue(request.kind.kind) : request.kind.kind) + ' ' + "+
-		"(request.namespace != '' && request.kind.kind != 'Namespace' ? request.namespace + '/' : '') + request.name",
+	what := fmt.Sprintf("(request.?subResource.orValue('') == 'scale' ? {%s}[?request.resource.resource].orValue(request.kind.kind) : request.kind.kind) + ' ' + "+
+		"(request.?namespace.orValue('') != '' && request.kind.kind != 'Namespace' ? request.namespace + '/' : '') + request.?name.orValue('')",
 		strings.Join(kindMap, ", "))
 	tail := fmt.Sprintf(" is managed by Plumbline (source %s, repo %s, path %s). Change it in Git, or ask for break-glass.", o.Source, o.Repo, o.Path)
 	reason := metav1.StatusReasonForbidden
