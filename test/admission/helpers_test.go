@@ -36,7 +36,7 @@ func guardConfig() reconciler.AdmissionConfig {
 }
 
 // applySet creates every policy and binding of set and removes them when the test ends.
-func applySet(t *testing.T, set *policy.Admission) {
+func applySet(t testing.TB, set *policy.Admission) {
 	t.Helper()
 	ctx := context.Background()
 	api := env.Clientset.AdmissionregistrationV1()
@@ -126,7 +126,7 @@ func imageOf(t *testing.T, ns, name string) string {
 }
 
 // impersonating returns a clientset that acts as user in groups.
-func impersonating(t *testing.T, user string, groups ...string) *kubernetes.Clientset {
+func impersonating(t testing.TB, user string, groups ...string) *kubernetes.Clientset {
 	t.Helper()
 	cfg := rest.CopyConfig(env.Config)
 	cfg.Impersonate = rest.ImpersonationConfig{UserName: user, Groups: groups}
