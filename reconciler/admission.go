@@ -60,6 +60,9 @@ func DefaultScaleUsers() []string {
 type AdmissionSpec struct {
 	// Source is the Source; its LabelSource value names and labels everything rendered.
 	Source types.NamespacedName
+	// Label overrides the value of LabelSource the guard protects (`plumbline diff
+	// --source-name` applies another); "" is the Source's.
+	Label string
 	// Repo and Path are what the guard's message names; Repo is shown without credentials.
 	Repo, Path string
 	// Actions are the bindings' validationActions.
@@ -82,6 +85,10 @@ type AdmissionSpec struct {
 // engine, as spec says. The CLI's `admission render` and the controller both use it.
 func RenderAdmission(engine *policy.Engine, spec AdmissionSpec) (*policy.Admission, error) {
 	label := sourceLabel(spec.Source)
+	owned := label
+	if spec.Label != "" {
+		owned = spec.Label
+	}
 	namespaces := declaredNamespaces(spec.Objects, spec.NamespaceOf)
 	opts := policy.AdmissionOptions{
 		Name: "plumbline." + label, Namespaces: namespaces, ClusterWide: spec.ClusterWide,
@@ -98,7 +105,7 @@ func RenderAdmission(engine *policy.Engine, spec AdmissionSpec) (*policy.Admissi
 		}
 		g, err := policy.Guard(policy.GuardOptions{
 			AdmissionOptions: opts, Source: spec.Source.Name, Repo: gitsource.RedactURL(spec.Repo), Path: spec.Path,
-			LabelKey: LabelSource, LabelValue: label, Users: users,
+			LabelKey: LabelSource, LabelValue: owned, Users: users,
 			BreakGlassGroups: spec.Config.BreakGlassGroups, ScaleUsers: spec.Config.ScaleUsers,
 			Scaled: scaledNames(spec.Objects),
 		})

@@ -22,6 +22,7 @@ type admissionRenderFlags struct {
 	policyFile  string
 	namespace   string
 	sourceName  string
+	sourceLabel string
 	guard       bool
 	prevent     string
 	clusterWide bool
@@ -86,6 +87,7 @@ top of the output (so that the reviewed file says what it does not enforce) and 
 	fs.StringVar(&f.policyFile, "policy", "", "PolicySet file (default: the built-in baseline)")
 	fs.StringVarP(&f.namespace, "namespace", "n", "default", "the Source's namespace, where objects that declare none go")
 	fs.StringVar(&f.sourceName, "source", "", "name of the Source (its objects carry plumbline.dev/source=NAMESPACE.NAME); required with --guard")
+	fs.StringVar(&f.sourceLabel, "source-label", "", "with --guard, the plumbline.dev/source value of the objects to protect when it is not NAMESPACE.NAME (what diff --source-name applied)")
 	fs.BoolVar(&f.guard, "guard", false, "render the managed-object guard instead of the policy's rules")
 	fs.StringVar(&f.prevent, "prevent", "deny", "validationActions of the bindings: deny, warn or audit")
 	fs.BoolVar(&f.clusterWide, "cluster-wide", false, "bind to every namespace and to cluster-scoped objects, not only the declared namespaces")
@@ -135,7 +137,7 @@ func (f *admissionRenderFlags) run(cmd *cobra.Command, g *globalFlags) error {
 		repo = state.identity
 	}
 	set, err := reconciler.RenderAdmission(engine, reconciler.AdmissionSpec{
-		Source: types.NamespacedName{Namespace: f.namespace, Name: name}, Repo: repo, Path: state.source.Path,
+		Source: types.NamespacedName{Namespace: f.namespace, Name: name}, Label: f.sourceLabel, Repo: repo, Path: state.source.Path,
 		Actions: actions, Objects: objs, NamespaceOf: offlineNamespaceOf(f.namespace),
 		Guard: f.guard, Rules: !f.guard, Config: f.guardFlags.config(f.controller), ClusterWide: f.clusterWide,
 	})
