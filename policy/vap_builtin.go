@@ -95,8 +95,7 @@ func podSpecExpression() string {
 // only when a validation reads them.
 func builtinVariables() []admv1.Variable {
 	containers := func(list containerList) string {
-		return fmt.Sprintf("variables.podSpec == null ? [] : variables.podSpec.?%s.orValue([]).map(c, {'list': dyn(%s), 'c': dyn(c)})",
-			list, celString(string(list)))
+		return fmt.Sprintf("variables.podSpec == null ? [] : variables.podSpec.?%s.orValue([])", list)
 	}
 	// images: each container's image split as policy's parseImageRef does, in steps.
 	img := func(fields map[string]string) string {
@@ -120,36 +119,35 @@ func builtinVariables() []admv1.Variable {
 		}
 		return m
 	}
+	// The steps of parseImageRef, as CEL over the fields of the step before.
+	hasTag := "(x.base.lastIndexOf(':') > x.base.lastIndexOf('/'))"
+	first := "(x.path.indexOf('/') >= 0 ? x.path.substring(0, x.path.indexOf('/')) : '')"
+	isReg := "(" + first + " == 'localhost' || " + first + ".contains('.') || " + first + ".contains(':'))"
+	repo := "(" + isReg + " ? x.path.substring(x.path.indexOf('/') + 1) : x.path)"
+	registry := "(!" + isReg + " || " + first + " == 'docker.io' ? 'index.docker.io' : " + first + ")"
 	return []admv1.Variable{
 		{Name: "podSpec", Expression: podSpecExpression()},
 		{Name: "windows", Expression: "variables.podSpec != null && variables.podSpec.?os.?name.orValue('') == 'windows'"},
-		{Name: "containers", Expression: fmt.Sprintf("(%s) + (%s) + (%s)", containers(listInit), containers(listMain), containers(listEphemeral))},
-		{Name: "img1", Expression: "variables.containers.map(e, " + img(map[string]string{
-			"name": "e.c.?name.orValue('')", "image": "e.c.?image.orValue('')",
-			"at": "e.c.?image.orValue('').indexOf('@')"}) + ")"},
-		{Name: "img2", Expression: "variables.img1.map(x, " + img(with(keep("name", "image"),
-			"hasDigest", "x.at >= 0",
-			"base", "x.at >= 0 ? x.image.substring(0, x.at) : x.image",
-			"digest", "x.at >= 0 ? x.image.substring(x.at + 1) : ''")) + ")"},
-		{Name: "img3", Expression: "variables.img2.map(x, " + img(with(keep("name", "image", "hasDigest", "base", "digest"),
-			"hasTag", "x.base.lastIndexOf(':') > x.base.lastIndexOf('/')")) + ")"},
-		{Name: "img4", Expression: "variables.img3.map(x, " + img(with(keep("name", "image", "hasDigest", "digest", "hasTag"),
-			"path", "x.hasTag ? x.base.substring(0, x.base.lastIndexOf(':')) : x.base",
-			"tag", "x.hasTag ? x.base.substring(x.base.lastIndexOf(':') + 1) : ''")) + ")"},
-		{Name: "img5", Expression: "variables.img4.map(x, " + img(with(keep("name", "image", "hasDigest", "digest", "hasTag", "tag", "path"),
-			"first", "x.path.indexOf('/') >= 0 ? x.path.substring(0, x.path.indexOf('/')) : ''")) + ")"},
-		{Name: "img6", Expression: "variables.img5.map(x, " + img(with(keep("name", "image", "hasDigest", "digest", "hasTag", "tag"),
-			"reg", "x.first == 'localhost' || x.first.contains('.') || x.first.contains(':') ? x.first : ''",
-			"repo", "x.first == 'localhost' || x.first.contains('.') || x.first.contains(':') ? x.path.substring(x.path.indexOf('/') + 1) : x.path")) + ")"},
-		{Name: "img7", Expression: "variables.img6.map(x, " + img(with(keep("name", "image", "hasDigest", "repo"),
+		{Name: "initContainers", Expression: containers(listInit)},
+		{Name: "mainContainers", Expression: containers(listMain)},
+		{Name: "ephemeralContainers", Expression: containers(listEphemeral)},
+		{Name: "containers", Expression: "variables.initContainers + variables.mainContainers + variables.ephemeralContainers"},
+		{Name: "img1", Expression: "variables.containers.map(c, " + img(map[string]string{
+			"name": "c.?name.orValue('')", "image": "c.?image.orValue('')",
+			"hasDigest": "c.?image.orValue('').contains('@')",
+			"base":      "c.?image.orValue('').contains('@') ? c.image.substring(0, c.image.indexOf('@')) : c.?image.orValue('')",
+			"digest":    "c.?image.orValue('').contains('@') ? c.image.substring(c.image.indexOf('@') + 1) : ''"}) + ")"},
+		{Name: "img2", Expression: "variables.img1.map(x, " + img(with(keep("name", "image", "hasDigest", "digest"),
+			"hasTag", hasTag,
+			"path", "("+hasTag+" ? x.base.substring(0, x.base.lastIndexOf(':')) : x.base)",
+			"tag", "("+hasTag+" ? x.base.substring(x.base.lastIndexOf(':') + 1) : '')")) + ")"},
+		{Name: "images", Expression: "variables.img2.map(x, " + img(with(keep("name", "image", "hasDigest"),
 			"valid", "x.image != '' && (!x.hasTag || x.tag.matches('^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$')) && "+
-				"x.repo.matches('^[a-z0-9_./-]{1,255}$') && "+
-				"(x.reg == '' || (isURL('https://' + x.reg + '/') && url('https://' + x.reg + '/').getHost() == x.reg)) && "+
+				repo+".matches('^[a-z0-9_./-]{1,255}$') && "+
+				"(!"+isReg+" || (isURL('https://' + "+first+" + '/') && url('https://' + "+first+" + '/').getHost() == "+first+")) && "+
 				"(!x.hasDigest || x.digest.matches('^(sha256:[a-f0-9]{64}|sha384:[a-f0-9]{96}|sha512:[a-f0-9]{128})$'))",
 			"tag", "x.hasTag ? x.tag : (x.hasDigest ? '' : 'latest')",
-			"registry", "x.reg == '' || x.reg == 'docker.io' ? 'index.docker.io' : x.reg")) + ")"},
-		{Name: "images", Expression: "variables.img7.map(x, " + img(with(keep("name", "image", "hasDigest", "valid", "tag"),
-			"ref", "x.registry.lowerAscii() + '/' + (!x.repo.contains('/') && x.registry == 'index.docker.io' ? 'library/' + x.repo : x.repo)")) + ")"},
+			"ref", "("+registry+").lowerAscii() + '/' + (!"+repo+".contains('/') && "+registry+" == 'index.docker.io' ? 'library/' + "+repo+" : "+repo+")")) + ")"},
 	}
 }
 
@@ -164,12 +162,12 @@ func isZero(opt string) string { return "(" + opt + ".orValue(null) == 0)" }
 
 const (
 	celPodSC       = "variables.podSpec.?securityContext"
-	celContainerSC = "e.c.?securityContext"
-	entryPrefix    = "\"container '\" + e.c.?name.orValue('') + \"': \" + "
+	celContainerSC = "c.?securityContext"
+	entryPrefix    = "\"container '\" + c.?name.orValue('') + \"': \" + "
 )
 
 func containerCheck(bad, message string) check {
-	return check{list: "variables.containers", item: "e", bad: bad, entry: entryPrefix + celString(message)}
+	return check{list: "variables.containers", item: "c", bad: bad, entry: entryPrefix + celString(message)}
 }
 
 func imageCheck(bad, entry string) check {
@@ -227,14 +225,15 @@ func vapReadOnlyRootFS(*builtinParams) []check {
 
 func vapResources(*builtinParams) []check {
 	has := func(field, key string) string {
-		return "(e.c.?resources.?" + field + ".?" + key + ".orValue(null) != null)"
+		return "(c.?resources.?" + field + ".?" + key + ".orValue(null) != null)"
 	}
 	missing := "(" + has("limits", "memory") + " ? [] : ['limits.memory']) + " +
 		"(" + has("requests", "memory") + " || " + has("limits", "memory") + " ? [] : ['requests.memory']) + " +
 		"(" + has("requests", "cpu") + " || " + has("limits", "cpu") + " ? [] : ['requests.cpu'])"
 	return []check{{
-		list: "variables.containers", item: "e",
-		bad:   "e.list != 'ephemeralContainers' && (" + missing + ").size() > 0",
+		// The API forbids resources on ephemeral containers.
+		list: "(variables.initContainers + variables.mainContainers)", item: "c",
+		bad:   "(" + missing + ").size() > 0",
 		entry: entryPrefix + "\"Container must set resources: \" + (" + missing + ").join(', ') + \".\"",
 	}}
 }
