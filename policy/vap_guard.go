@@ -41,8 +41,8 @@ var ScaleResources = map[string][]string{
 
 // Guard renders the managed-object guard: UPDATE (PATCH too) and DELETE of an object that
 // carries the Source's ownership label, or of the scale of one, are refused unless they come
-// from Users, BreakGlassGroups, or for a scale from ScaleUsers. CREATE is not guarded: a new
-// object is not yet managed.
+// from Users, BreakGlassGroups, or for a scale from ScaleUsers. Dry runs pass (they change
+// nothing, and diffs are made of them). CREATE is not guarded: a new object is not yet managed.
 func Guard(o GuardOptions) (AdmissionPolicy, error) {
 	if err := o.check(); err != nil {
 		return AdmissionPolicy{}, err
@@ -62,6 +62,8 @@ func Guard(o GuardOptions) (AdmissionPolicy, error) {
 		Operations: ops, Rule: admv1.Rule{APIGroups: []string{"*"}, APIVersions: []string{"*"}, Resources: resources},
 	}}}}
 	allowed := []string{
+		// A dry run changes nothing; kubectl diff and plumbline diff are dry runs.
+		"request.?dryRun.orValue(false) == true",
 		"request.userInfo.username in " + celStringList(sortedUnique(o.Users)),
 		"request.userInfo.?groups.orValue([]).exists(g, g in " + celStringList(sortedUnique(o.BreakGlassGroups)) + ")",
 		"request.?subResource.orValue('') == 'scale' && request.userInfo.username in " + celStringList(sortedUnique(o.ScaleUsers)),

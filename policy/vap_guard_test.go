@@ -47,22 +47,24 @@ func TestGuardInProcess(t *testing.T) {
 		sub    string
 		user   user.Info
 		denied string
+		dryRun bool
 	}{
-		{"a person edits", admission.Update, managed, "", &user.DefaultInfo{Name: "alice", Groups: []string{"system:authenticated"}}, denied},
-		{"a person deletes", admission.Delete, managed, "", &user.DefaultInfo{Name: "alice"}, denied},
-		{"the controller reverts", admission.Update, managed, "", &user.DefaultInfo{Name: "system:serviceaccount:plumbline-system:plumbline"}, ""},
-		{"break-glass", admission.Update, managed, "", &user.DefaultInfo{Name: "bob", Groups: []string{"oncall"}}, ""},
-		{"an unmanaged object", admission.Update, unmanaged, "", &user.DefaultInfo{Name: "alice"}, ""},
-		{"another namespace", admission.Update, elsewhere, "", &user.DefaultInfo{Name: "alice"}, ""},
-		{"the HPA scales", admission.Update, scale, "scale", &user.DefaultInfo{Name: "system:serviceaccount:kube-system:horizontal-pod-autoscaler"}, ""},
-		{"a person scales", admission.Update, scale, "scale", &user.DefaultInfo{Name: "alice"}, "deployments.apps \"web\" is forbidden: ValidatingAdmissionPolicy 'plumbline.shop.apps.guard' with binding 'plumbline.shop.apps.guard-scale' denied request: " + msg},
-		{"the HPA edits the spec", admission.Update, managed, "", &user.DefaultInfo{Name: "system:serviceaccount:kube-system:horizontal-pod-autoscaler"}, denied},
+		{"a person's dry run (kubectl diff)", admission.Update, managed, "", &user.DefaultInfo{Name: "alice"}, "", true},
+		{"a person edits", admission.Update, managed, "", &user.DefaultInfo{Name: "alice", Groups: []string{"system:authenticated"}}, denied, false},
+		{"a person deletes", admission.Delete, managed, "", &user.DefaultInfo{Name: "alice"}, denied, false},
+		{"the controller reverts", admission.Update, managed, "", &user.DefaultInfo{Name: "system:serviceaccount:plumbline-system:plumbline"}, "", false},
+		{"break-glass", admission.Update, managed, "", &user.DefaultInfo{Name: "bob", Groups: []string{"oncall"}}, "", false},
+		{"an unmanaged object", admission.Update, unmanaged, "", &user.DefaultInfo{Name: "alice"}, "", false},
+		{"another namespace", admission.Update, elsewhere, "", &user.DefaultInfo{Name: "alice"}, "", false},
+		{"the HPA scales", admission.Update, scale, "scale", &user.DefaultInfo{Name: "system:serviceaccount:kube-system:horizontal-pod-autoscaler"}, "", false},
+		{"a person scales", admission.Update, scale, "scale", &user.DefaultInfo{Name: "alice"}, "deployments.apps \"web\" is forbidden: ValidatingAdmissionPolicy 'plumbline.shop.apps.guard' with binding 'plumbline.shop.apps.guard-scale' denied request: " + msg, false},
+		{"the HPA edits the spec", admission.Update, managed, "", &user.DefaultInfo{Name: "system:serviceaccount:kube-system:horizontal-pod-autoscaler"}, denied, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			gvk := tc.obj.GroupVersionKind()
 			req := vapeval.Request{Operation: tc.op, OldObject: tc.obj, Namespace: tc.obj.GetNamespace(), Name: tc.obj.GetName(),
-				Kind: gvk, Resource: deployments, SubResource: tc.sub, User: tc.user}
+				Kind: gvk, Resource: deployments, SubResource: tc.sub, User: tc.user, DryRun: tc.dryRun}
 			if tc.op == admission.Update {
 				req.Object = tc.obj
 			}

@@ -36,9 +36,9 @@ func (d *demo) admissionStory(ctx context.Context, diff []string) error {
 	}()
 	person := []string{"--as", "alice", "--as-group", "system:masters"}
 	// The API server takes a moment to put a new policy in force.
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		probe := append(append([]string{}, person...), "annotate", "--dry-run=server", "-n", d.namespace,
-			"deployment/nginx-deployment", "probe=x", "--overwrite")
+	for deadline, n := time.Now().Add(30*time.Second), 0; ; n++ {
+		probe := append(append([]string{}, person...), "annotate", "-n", d.namespace,
+			"deployment/nginx-deployment", fmt.Sprintf("demo.plumbline.dev/probe=%d", n), "--overwrite")
 		if exec.CommandContext(ctx, "kubectl", probe...).Run() != nil {
 			break
 		}

@@ -61,9 +61,9 @@ func BenchmarkDeploymentUpdate(b *testing.B) {
 				// In force once a person's edit is refused.
 				alice := impersonating(b, "alice", "system:masters")
 				deadline := time.Now().Add(30 * time.Second)
-				for {
+				for probe := 0; ; probe++ {
 					_, err := alice.AppsV1().Deployments(ns).Patch(ctx, d.Name, types.MergePatchType,
-						[]byte(`{"metadata":{"annotations":{"probe":"x"}}}`), metav1.PatchOptions{DryRun: []string{metav1.DryRunAll}})
+						fmt.Appendf(nil, `{"metadata":{"annotations":{"probe":"%d"}}}`, probe), metav1.PatchOptions{})
 					if err != nil {
 						break
 					}

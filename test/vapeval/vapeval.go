@@ -96,6 +96,8 @@ type Request struct {
 	Namespace   string
 	Name        string
 	User        user.Info
+	// DryRun marks a dry-run request.
+	DryRun bool
 }
 
 // Result is the plugin's answer: the error a client sees (nil when admitted) and the warnings
@@ -129,7 +131,7 @@ func (e *Evaluator) Admit(ctx context.Context, r Request) Result {
 	if u == nil {
 		u = &user.DefaultInfo{Name: "someone"}
 	}
-	attrs := admission.NewAttributesRecord(obj, old, r.Kind, r.Namespace, r.Name, r.Resource, r.SubResource, r.Operation, nil, false, u)
+	attrs := admission.NewAttributesRecord(obj, old, r.Kind, r.Namespace, r.Name, r.Resource, r.SubResource, r.Operation, nil, r.DryRun, u)
 	rec := &recorder{}
 	err := e.plugin.Validate(warning.WithWarningRecorder(ctx, rec), attrs, e.ifaces)
 	return Result{Err: err, Warnings: rec.warnings}
