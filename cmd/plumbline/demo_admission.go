@@ -47,6 +47,9 @@ func (d *demo) admissionStory(ctx context.Context, diff []string) error {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+	// The probes that got through before the guard was in force left an annotation: Plumbline,
+	// which the guard lets through, takes it off again.
+	_ = exec.CommandContext(ctx, "kubectl", "annotate", "-n", d.namespace, "deployment/nginx-deployment", "demo.plumbline.dev/probe-").Run()
 	d.say("\nAn on-call engineer, alice, makes the edit of the first story:")
 	args := append(append([]string{}, person...), "set", "image", "-n", d.namespace, "deployment/nginx-deployment", "nginx=nginx:latest")
 	fmt.Fprintf(d.out, "$ kubectl %s\n", strings.Join(args, " "))
