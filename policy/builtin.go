@@ -40,6 +40,12 @@ type RuleInfo struct {
 	// expressed in CEL nor enforced by a ValidatingAdmissionPolicy, since the
 	// API server never sees inside an image; they run in check, diff and run.
 	NeedsImageContents bool
+	// NeedsImageFacts is true when the rule reads what only a registry or Git knows (the
+	// approved, resolved or running digests, what is inside an image), not just the object.
+	// The API server has none of it, so such a rule is never rendered into a
+	// ValidatingAdmissionPolicy (Engine.Admission lists it as not rendered). For CEL policies
+	// it is true when an expression reads the images variable.
+	NeedsImageFacts bool
 }
 
 // finding is one violation of a built-in, before the engine adds the rule
@@ -114,13 +120,13 @@ var builtins = []builtin{
 		Fix:         "Remove hostNetwork, hostPID and hostIPC (or set them false) and replace hostPath volumes with emptyDir, configMap or a PersistentVolumeClaim.",
 	}, check: checkHostNamespaces},
 	{info: RuleInfo{
-		ID: RuleBlockVulnerabilities, Severity: SeverityHigh, Enabled: true, Builtin: true, NeedsImageContents: true,
+		ID: RuleBlockVulnerabilities, Severity: SeverityHigh, Enabled: true, Builtin: true, NeedsImageFacts: true, NeedsImageContents: true,
 		Description: "The image has a known vulnerability at params.vulnerabilities.minSeverity or above (default high: High and Critical), " +
 			"not covered by an unexpired entry of params.vulnerabilities.ignore. Needs a scan of the image (--vuln-db); without one it finds nothing and a warning says so.",
 		Fix: "Rebuild the image with the fixed package versions, or add {id, reason, expires} to spec.params.vulnerabilities.ignore.",
 	}, check: checkVulnerabilities},
 	{info: RuleInfo{
-		ID: RuleImageRunsAsRoot, Severity: SeverityHigh, Enabled: true, Builtin: true, NeedsImageContents: true,
+		ID: RuleImageRunsAsRoot, Severity: SeverityHigh, Enabled: true, Builtin: true, NeedsImageFacts: true, NeedsImageContents: true,
 		Description: "The image's config runs as root (USER empty, 0 or root) and the pod does not override it with a non-zero runAsUser; " +
 			"or it sets runAsNonRoot: true on such an image, which the kubelet refuses to start. Needs the image's config.",
 		Fix: "Build the image with a non-root USER, or set securityContext.runAsUser to a non-zero UID.",

@@ -113,127 +113,131 @@ type expect struct {
 	message string
 }
 
+// containerCase breaks the container under test one way.
+type containerCase struct {
+	name   string
+	mutate func(c map[string]any)
+	want   []expect
+	exempt []containerList // lists where the case passes anyway
+}
+
+var containerCases = []containerCase{
+	{name: "passes"},
+	{
+		name:   "latest tag with digest",
+		mutate: func(c map[string]any) { c["image"] = "registry.example.com/team/app:latest@" + goodDigest },
+		want:   []expect{{RuleDisallowLatestTag, SeverityHigh, ".image", "Use of 'latest' tag is disallowed."}},
+	},
+	{
+		name:   "no tag and no digest",
+		mutate: func(c map[string]any) { c["image"] = "registry.example.com/team/app" },
+		want: []expect{
+			{RuleDisallowLatestTag, SeverityHigh, ".image", "Use of 'latest' tag is disallowed."},
+			{RuleRequireDigest, SeverityMedium, ".image", "Image 'registry.example.com/team/app' is not pinned by digest."},
+		},
+	},
+	{
+		name:   "digest without tag",
+		mutate: func(c map[string]any) { c["image"] = "registry.example.com/team/app@" + goodDigest },
+	},
+	{
+		name:   "registry outside the allowed list on a dot boundary",
+		mutate: func(c map[string]any) { c["image"] = "registry.example.com.evil.io/team/app:1@" + goodDigest },
+		want: []expect{{RuleRestrictRegistries, SeverityHigh, ".image",
+			"Image 'registry.example.com.evil.io/team/app:1@" + goodDigest + "' is not from an allowed registry."}},
+	},
+	{
+		name:   "docker hub short name",
+		mutate: func(c map[string]any) { c["image"] = "nginx:1.27@" + goodDigest },
+		want: []expect{{RuleRestrictRegistries, SeverityHigh, ".image",
+			"Image 'nginx:1.27@" + goodDigest + "' is not from an allowed registry."}},
+	},
+	{
+		name:   "tag without digest",
+		mutate: func(c map[string]any) { c["image"] = "registry.example.com/team/app:1.2.3" },
+		want: []expect{{RuleRequireDigest, SeverityMedium, ".image",
+			"Image 'registry.example.com/team/app:1.2.3' is not pinned by digest."}},
+	},
+	{
+		name:   "runAsNonRoot false on the container overrides the pod",
+		mutate: func(c map[string]any) { securityContext(c)["runAsNonRoot"] = false },
+		want: []expect{{RuleRunAsNonRoot, SeverityHigh, ".securityContext.runAsNonRoot",
+			"Container must not set securityContext.runAsNonRoot to false."}},
+	},
+	{
+		name:   "runAsUser 0",
+		mutate: func(c map[string]any) { securityContext(c)["runAsUser"] = int64(0) },
+		want: []expect{{RuleRunAsNonRoot, SeverityHigh, ".securityContext.runAsUser",
+			"Container must not set securityContext.runAsUser to 0 (root)."}},
+	},
+	{
+		name:   "privileged",
+		mutate: func(c map[string]any) { securityContext(c)["privileged"] = true },
+		want: []expect{{RuleDisallowPrivileged, SeverityCritical, ".securityContext.privileged",
+			"Privileged containers are disallowed."}},
+	},
+	{
+		name:   "allowPrivilegeEscalation unset",
+		mutate: func(c map[string]any) { delete(securityContext(c), "allowPrivilegeEscalation") },
+		want: []expect{{RuleDisallowPrivileged, SeverityCritical, ".securityContext.allowPrivilegeEscalation",
+			"Privilege escalation must be disallowed: set securityContext.allowPrivilegeEscalation to false."}},
+	},
+	{
+		name:   "allowPrivilegeEscalation true",
+		mutate: func(c map[string]any) { securityContext(c)["allowPrivilegeEscalation"] = true },
+		want: []expect{{RuleDisallowPrivileged, SeverityCritical, ".securityContext.allowPrivilegeEscalation",
+			"Privilege escalation must be disallowed: set securityContext.allowPrivilegeEscalation to false."}},
+	},
+	{
+		name:   "no memory limit",
+		mutate: func(c map[string]any) { delete(c["resources"].(map[string]any), "limits") },
+		want: []expect{{RuleRequireResourceLimits, SeverityMedium, ".resources",
+			"Container must set resources: limits.memory."}},
+		exempt: []containerList{listEphemeral},
+	},
+	{
+		name:   "no resources",
+		mutate: func(c map[string]any) { delete(c, "resources") },
+		want: []expect{{RuleRequireResourceLimits, SeverityMedium, ".resources",
+			"Container must set resources: limits.memory, requests.memory, requests.cpu."}},
+		exempt: []containerList{listEphemeral},
+	},
+	{
+		name: "requests defaulted from limits",
+		mutate: func(c map[string]any) {
+			c["resources"] = map[string]any{"limits": map[string]any{"memory": "1Gi", "cpu": "1"}}
+		},
+	},
+	{
+		name:   "no cpu request",
+		mutate: func(c map[string]any) { delete(c["resources"].(map[string]any)["requests"].(map[string]any), "cpu") },
+		want: []expect{{RuleRequireResourceLimits, SeverityMedium, ".resources",
+			"Container must set resources: requests.cpu."}},
+		exempt: []containerList{listEphemeral},
+	},
+	{
+		name:   "writable root filesystem",
+		mutate: func(c map[string]any) { securityContext(c)["readOnlyRootFilesystem"] = false },
+		want: []expect{{RuleRequireReadOnlyRootFS, SeverityMedium, ".securityContext.readOnlyRootFilesystem",
+			"Root filesystem must be read-only: set securityContext.readOnlyRootFilesystem to true."}},
+	},
+	{
+		name:   "no securityContext at all",
+		mutate: func(c map[string]any) { delete(c, "securityContext") },
+		want: []expect{
+			{RuleDisallowPrivileged, SeverityCritical, ".securityContext.allowPrivilegeEscalation",
+				"Privilege escalation must be disallowed: set securityContext.allowPrivilegeEscalation to false."},
+			{RuleRequireReadOnlyRootFS, SeverityMedium, ".securityContext.readOnlyRootFilesystem",
+				"Root filesystem must be read-only: set securityContext.readOnlyRootFilesystem to true."},
+		},
+	},
+}
+
 func TestBuiltinMatrixContainers(t *testing.T) {
 	engine := mustEngine(t, matrixPolicy)
-	cases := []struct {
-		name   string
-		mutate func(c map[string]any)
-		want   []expect
-		exempt []containerList // lists where the case passes anyway
-	}{
-		{name: "passes"},
-		{
-			name:   "latest tag with digest",
-			mutate: func(c map[string]any) { c["image"] = "registry.example.com/team/app:latest@" + goodDigest },
-			want:   []expect{{RuleDisallowLatestTag, SeverityHigh, ".image", "Use of 'latest' tag is disallowed."}},
-		},
-		{
-			name:   "no tag and no digest",
-			mutate: func(c map[string]any) { c["image"] = "registry.example.com/team/app" },
-			want: []expect{
-				{RuleDisallowLatestTag, SeverityHigh, ".image", "Use of 'latest' tag is disallowed."},
-				{RuleRequireDigest, SeverityMedium, ".image", "Image 'registry.example.com/team/app' is not pinned by digest."},
-			},
-		},
-		{
-			name:   "digest without tag",
-			mutate: func(c map[string]any) { c["image"] = "registry.example.com/team/app@" + goodDigest },
-		},
-		{
-			name:   "registry outside the allowed list on a dot boundary",
-			mutate: func(c map[string]any) { c["image"] = "registry.example.com.evil.io/team/app:1@" + goodDigest },
-			want: []expect{{RuleRestrictRegistries, SeverityHigh, ".image",
-				"Image 'registry.example.com.evil.io/team/app:1@" + goodDigest + "' is not from an allowed registry."}},
-		},
-		{
-			name:   "docker hub short name",
-			mutate: func(c map[string]any) { c["image"] = "nginx:1.27@" + goodDigest },
-			want: []expect{{RuleRestrictRegistries, SeverityHigh, ".image",
-				"Image 'nginx:1.27@" + goodDigest + "' is not from an allowed registry."}},
-		},
-		{
-			name:   "tag without digest",
-			mutate: func(c map[string]any) { c["image"] = "registry.example.com/team/app:1.2.3" },
-			want: []expect{{RuleRequireDigest, SeverityMedium, ".image",
-				"Image 'registry.example.com/team/app:1.2.3' is not pinned by digest."}},
-		},
-		{
-			name:   "runAsNonRoot false on the container overrides the pod",
-			mutate: func(c map[string]any) { securityContext(c)["runAsNonRoot"] = false },
-			want: []expect{{RuleRunAsNonRoot, SeverityHigh, ".securityContext.runAsNonRoot",
-				"Container must not set securityContext.runAsNonRoot to false."}},
-		},
-		{
-			name:   "runAsUser 0",
-			mutate: func(c map[string]any) { securityContext(c)["runAsUser"] = int64(0) },
-			want: []expect{{RuleRunAsNonRoot, SeverityHigh, ".securityContext.runAsUser",
-				"Container must not set securityContext.runAsUser to 0 (root)."}},
-		},
-		{
-			name:   "privileged",
-			mutate: func(c map[string]any) { securityContext(c)["privileged"] = true },
-			want: []expect{{RuleDisallowPrivileged, SeverityCritical, ".securityContext.privileged",
-				"Privileged containers are disallowed."}},
-		},
-		{
-			name:   "allowPrivilegeEscalation unset",
-			mutate: func(c map[string]any) { delete(securityContext(c), "allowPrivilegeEscalation") },
-			want: []expect{{RuleDisallowPrivileged, SeverityCritical, ".securityContext.allowPrivilegeEscalation",
-				"Privilege escalation must be disallowed: set securityContext.allowPrivilegeEscalation to false."}},
-		},
-		{
-			name:   "allowPrivilegeEscalation true",
-			mutate: func(c map[string]any) { securityContext(c)["allowPrivilegeEscalation"] = true },
-			want: []expect{{RuleDisallowPrivileged, SeverityCritical, ".securityContext.allowPrivilegeEscalation",
-				"Privilege escalation must be disallowed: set securityContext.allowPrivilegeEscalation to false."}},
-		},
-		{
-			name:   "no memory limit",
-			mutate: func(c map[string]any) { delete(c["resources"].(map[string]any), "limits") },
-			want: []expect{{RuleRequireResourceLimits, SeverityMedium, ".resources",
-				"Container must set resources: limits.memory."}},
-			exempt: []containerList{listEphemeral},
-		},
-		{
-			name:   "no resources",
-			mutate: func(c map[string]any) { delete(c, "resources") },
-			want: []expect{{RuleRequireResourceLimits, SeverityMedium, ".resources",
-				"Container must set resources: limits.memory, requests.memory, requests.cpu."}},
-			exempt: []containerList{listEphemeral},
-		},
-		{
-			name: "requests defaulted from limits",
-			mutate: func(c map[string]any) {
-				c["resources"] = map[string]any{"limits": map[string]any{"memory": "1Gi", "cpu": "1"}}
-			},
-		},
-		{
-			name:   "no cpu request",
-			mutate: func(c map[string]any) { delete(c["resources"].(map[string]any)["requests"].(map[string]any), "cpu") },
-			want: []expect{{RuleRequireResourceLimits, SeverityMedium, ".resources",
-				"Container must set resources: requests.cpu."}},
-			exempt: []containerList{listEphemeral},
-		},
-		{
-			name:   "writable root filesystem",
-			mutate: func(c map[string]any) { securityContext(c)["readOnlyRootFilesystem"] = false },
-			want: []expect{{RuleRequireReadOnlyRootFS, SeverityMedium, ".securityContext.readOnlyRootFilesystem",
-				"Root filesystem must be read-only: set securityContext.readOnlyRootFilesystem to true."}},
-		},
-		{
-			name:   "no securityContext at all",
-			mutate: func(c map[string]any) { delete(c, "securityContext") },
-			want: []expect{
-				{RuleDisallowPrivileged, SeverityCritical, ".securityContext.allowPrivilegeEscalation",
-					"Privilege escalation must be disallowed: set securityContext.allowPrivilegeEscalation to false."},
-				{RuleRequireReadOnlyRootFS, SeverityMedium, ".securityContext.readOnlyRootFilesystem",
-					"Root filesystem must be read-only: set securityContext.readOnlyRootFilesystem to true."},
-			},
-		},
-	}
 	for _, k := range matrixKinds {
 		for _, list := range containerLists {
-			for _, tc := range cases {
+			for _, tc := range containerCases {
 				t.Run(k.kind+"/"+string(list)+"/"+tc.name, func(t *testing.T) {
 					spec := podSpecWith(list)
 					if tc.mutate != nil {
@@ -268,90 +272,95 @@ func asStrings[T ~string](in []T) []string {
 	return out
 }
 
+// podCase breaks the pod spec one way.
+type podCase struct {
+	name   string
+	mutate func(spec map[string]any)
+	want   []expect // container "" unless containerLevel
+	// onTarget marks expectations reported on the target container.
+	onTarget bool
+}
+
+func podSC(spec map[string]any) map[string]any { return spec["securityContext"].(map[string]any) }
+
+var podCases = []podCase{
+	{
+		name:   "hostNetwork",
+		mutate: func(s map[string]any) { s["hostNetwork"] = true },
+		want: []expect{{RuleDisallowHostNamespaces, SeverityHigh, ".hostNetwork",
+			"Sharing the host's network namespace is disallowed (hostNetwork: true)."}},
+	},
+	{
+		name:   "hostPID and hostIPC",
+		mutate: func(s map[string]any) { s["hostPID"] = true; s["hostIPC"] = true },
+		want: []expect{
+			{RuleDisallowHostNamespaces, SeverityHigh, ".hostPID", "Sharing the host's process namespace is disallowed (hostPID: true)."},
+			{RuleDisallowHostNamespaces, SeverityHigh, ".hostIPC", "Sharing the host's IPC namespace is disallowed (hostIPC: true)."},
+		},
+	},
+	{
+		name:   "host namespaces set false",
+		mutate: func(s map[string]any) { s["hostNetwork"], s["hostPID"], s["hostIPC"] = false, false, false },
+	},
+	{
+		name: "hostPath volume",
+		mutate: func(s map[string]any) {
+			s["volumes"] = append(s["volumes"].([]any), map[string]any{"name": "docker-sock",
+				"hostPath": map[string]any{"path": "/var/run/docker.sock"}})
+		},
+		want: []expect{{RuleDisallowHostNamespaces, SeverityHigh, `.volumes[name="docker-sock"].hostPath`,
+			"hostPath volumes are disallowed (volume 'docker-sock')."}},
+	},
+	{
+		name:   "pod runAsNonRoot false",
+		mutate: func(s map[string]any) { podSC(s)["runAsNonRoot"] = false },
+		want: []expect{
+			{RuleRunAsNonRoot, SeverityHigh, ".securityContext.runAsNonRoot", "Pod must not set securityContext.runAsNonRoot to false."},
+		},
+		onTarget: false,
+	},
+	{
+		name:   "pod runAsUser 0",
+		mutate: func(s map[string]any) { podSC(s)["runAsUser"] = int64(0) },
+		want: []expect{{RuleRunAsNonRoot, SeverityHigh, ".securityContext.runAsUser",
+			"Pod must not set securityContext.runAsUser to 0 (root)."}},
+	},
+	{
+		name:     "runAsNonRoot set nowhere",
+		mutate:   func(s map[string]any) { delete(s, "securityContext") },
+		onTarget: true,
+		want: []expect{{RuleRunAsNonRoot, SeverityHigh, ".securityContext.runAsNonRoot",
+			"Container may run as root: set securityContext.runAsNonRoot to true on the pod or the container."}},
+	},
+	{
+		name: "runAsNonRoot on the container only",
+		mutate: func(s map[string]any) {
+			delete(s, "securityContext")
+			securityContext(targetOf(s, listMain))["runAsNonRoot"] = true
+		},
+	},
+	{
+		name: "user namespace exempts root",
+		mutate: func(s map[string]any) {
+			s["hostUsers"] = false
+			podSC(s)["runAsNonRoot"] = false
+			securityContext(targetOf(s, listMain))["runAsUser"] = int64(0)
+		},
+	},
+	{
+		name: "windows pods need no allowPrivilegeEscalation or readOnlyRootFilesystem",
+		mutate: func(s map[string]any) {
+			s["os"] = map[string]any{"name": "windows"}
+			delete(securityContext(targetOf(s, listMain)), "allowPrivilegeEscalation")
+			delete(securityContext(targetOf(s, listMain)), "readOnlyRootFilesystem")
+		},
+	},
+}
+
 func TestBuiltinMatrixPod(t *testing.T) {
 	engine := mustEngine(t, matrixPolicy)
-	podSC := func(spec map[string]any) map[string]any { return spec["securityContext"].(map[string]any) }
-	cases := []struct {
-		name   string
-		mutate func(spec map[string]any)
-		want   []expect // container "" unless containerLevel
-		// onTarget marks expectations reported on the target container.
-		onTarget bool
-	}{
-		{
-			name:   "hostNetwork",
-			mutate: func(s map[string]any) { s["hostNetwork"] = true },
-			want: []expect{{RuleDisallowHostNamespaces, SeverityHigh, ".hostNetwork",
-				"Sharing the host's network namespace is disallowed (hostNetwork: true)."}},
-		},
-		{
-			name:   "hostPID and hostIPC",
-			mutate: func(s map[string]any) { s["hostPID"] = true; s["hostIPC"] = true },
-			want: []expect{
-				{RuleDisallowHostNamespaces, SeverityHigh, ".hostPID", "Sharing the host's process namespace is disallowed (hostPID: true)."},
-				{RuleDisallowHostNamespaces, SeverityHigh, ".hostIPC", "Sharing the host's IPC namespace is disallowed (hostIPC: true)."},
-			},
-		},
-		{
-			name:   "host namespaces set false",
-			mutate: func(s map[string]any) { s["hostNetwork"], s["hostPID"], s["hostIPC"] = false, false, false },
-		},
-		{
-			name: "hostPath volume",
-			mutate: func(s map[string]any) {
-				s["volumes"] = append(s["volumes"].([]any), map[string]any{"name": "docker-sock",
-					"hostPath": map[string]any{"path": "/var/run/docker.sock"}})
-			},
-			want: []expect{{RuleDisallowHostNamespaces, SeverityHigh, `.volumes[name="docker-sock"].hostPath`,
-				"hostPath volumes are disallowed (volume 'docker-sock')."}},
-		},
-		{
-			name:   "pod runAsNonRoot false",
-			mutate: func(s map[string]any) { podSC(s)["runAsNonRoot"] = false },
-			want: []expect{
-				{RuleRunAsNonRoot, SeverityHigh, ".securityContext.runAsNonRoot", "Pod must not set securityContext.runAsNonRoot to false."},
-			},
-			onTarget: false,
-		},
-		{
-			name:   "pod runAsUser 0",
-			mutate: func(s map[string]any) { podSC(s)["runAsUser"] = int64(0) },
-			want: []expect{{RuleRunAsNonRoot, SeverityHigh, ".securityContext.runAsUser",
-				"Pod must not set securityContext.runAsUser to 0 (root)."}},
-		},
-		{
-			name:     "runAsNonRoot set nowhere",
-			mutate:   func(s map[string]any) { delete(s, "securityContext") },
-			onTarget: true,
-			want: []expect{{RuleRunAsNonRoot, SeverityHigh, ".securityContext.runAsNonRoot",
-				"Container may run as root: set securityContext.runAsNonRoot to true on the pod or the container."}},
-		},
-		{
-			name: "runAsNonRoot on the container only",
-			mutate: func(s map[string]any) {
-				delete(s, "securityContext")
-				securityContext(targetOf(s, listMain))["runAsNonRoot"] = true
-			},
-		},
-		{
-			name: "user namespace exempts root",
-			mutate: func(s map[string]any) {
-				s["hostUsers"] = false
-				podSC(s)["runAsNonRoot"] = false
-				securityContext(targetOf(s, listMain))["runAsUser"] = int64(0)
-			},
-		},
-		{
-			name: "windows pods need no allowPrivilegeEscalation or readOnlyRootFilesystem",
-			mutate: func(s map[string]any) {
-				s["os"] = map[string]any{"name": "windows"}
-				delete(securityContext(targetOf(s, listMain)), "allowPrivilegeEscalation")
-				delete(securityContext(targetOf(s, listMain)), "readOnlyRootFilesystem")
-			},
-		},
-	}
 	for _, k := range matrixKinds {
-		for _, tc := range cases {
+		for _, tc := range podCases {
 			t.Run(k.kind+"/"+tc.name, func(t *testing.T) {
 				spec := podSpecWith(listMain)
 				tc.mutate(spec)

@@ -23,6 +23,7 @@ type compiledPolicy struct {
 type compiledValidation struct {
 	index   int
 	expr    string
+	msgExpr string // the messageExpression as written; "" without one
 	message string // static message or the default
 	prog    cel.Program
 	msgProg cel.Program // nil without messageExpression
@@ -78,7 +79,7 @@ func compilePolicies(file string, policies []Policy) ([]compiledPolicy, error) {
 }
 
 func compileValidation(env *cel.Env, file, policy string, index int, v Validation) (compiledValidation, error) {
-	cv := compiledValidation{index: index, expr: v.Expression, message: v.Message}
+	cv := compiledValidation{index: index, expr: v.Expression, msgExpr: v.MessageExpression, message: v.Message}
 	if cv.message == "" {
 		cv.message = "failed expression: " + strings.TrimSpace(v.Expression)
 	}

@@ -160,7 +160,7 @@ func (e *Engine) Rules() []RuleInfo {
 		out = append(out, info)
 	}
 	for _, p := range e.policies {
-		out = append(out, RuleInfo{ID: RuleID(p.name), Severity: p.severity, Enabled: true})
+		out = append(out, RuleInfo{ID: RuleID(p.name), Severity: p.severity, Enabled: true, NeedsImageFacts: p.readsImages()})
 	}
 	return out
 }

@@ -2,6 +2,7 @@ package reconciler
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -71,6 +72,8 @@ type ControllerOptions struct {
 	Now func() time.Time
 	// Activity wires audit and Falco events in (actors, RuntimeAccess, RuntimeDrift); nil: none.
 	Activity *ActivityOptions
+	// Admission is who the managed-object guard of a Source with spec.prevent lets through.
+	Admission AdmissionConfig
 }
 
 // Controller keeps every Source plumb: it polls Git at each Source's interval, re-compares on
@@ -145,6 +148,8 @@ type sourceState struct {
 	pass sync.Mutex
 	// proposals is what propose mode keeps in memory (see proposalMemo).
 	proposals *proposalMemo
+	// admission is what is in force of the Source's admission policies.
+	admission admissionState
 }
 
 // NewController returns a Controller that reads Sources through c (a cached client), compares
@@ -227,8 +232,12 @@ func (c *Controller) Reconcile(ctx context.Context, req reconcile.Request) (reco
 			if err := c.forgetSlack(ctx, req.NamespacedName); err != nil {
 				return reconcile.Result{}, err
 			}
-			return reconcile.Result{}, c.cluster.DeleteInventory(ctx, sourceLabel(req.NamespacedName))
+			return reconcile.Result{}, errors.Join(c.cluster.DeleteInventory(ctx, sourceLabel(req.NamespacedName)),
+				c.deleteAdmission(ctx, sourceLabel(req.NamespacedName), nil))
 		}
+		return reconcile.Result{}, err
+	}
+	if done, err := c.finalizeAdmission(ctx, &src); done {
 		return reconcile.Result{}, err
 	}
 	if src.Spec.Suspend {
@@ -249,6 +258,7 @@ func (c *Controller) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if !st.good {
 		return reconcile.Result{RequeueAfter: next}, c.writeFailedStatus(ctx, &src, st)
 	}
+	c.syncAdmission(ctx, &src, st)
 	c.watches.ensure(ctx, req.NamespacedName, st.desired, c.namespaceOf(src.Namespace))
 	if !c.passDue(st, &src) {
 		return reconcile.Result{RequeueAfter: next}, nil // nothing changed: steady state costs nothing

@@ -81,6 +81,7 @@ func (c *Controller) writeStatus(ctx context.Context, src *v1alpha1.Source, st *
 		drifted.Message = truncate(drifted.Message+"; revert failed: "+st.actErr, 2048)
 	}
 	apimeta.SetStatusCondition(&s.Conditions, drifted)
+	st.admissionCondition(&s.Conditions)
 	c.metrics.findings(keyOfSource(src).String(), rep)
 	return c.saveStatus(ctx, src, orig, st)
 }

@@ -67,6 +67,7 @@ func TestSourceDefaults(t *testing.T) {
 		Mode:             v1alpha1.ModeSpec{Default: v1alpha1.ModeAlert},
 		PruneMaxFraction: "0.25",
 		BlockSeverity:    "high",
+		Prevent:          v1alpha1.PreventOff,
 	}
 	if diff := cmp.Diff(want, src.Spec); diff != "" {
 		t.Errorf("defaulted spec (-want +got):\n%s", diff)

@@ -128,6 +128,12 @@ type SourceSpec struct {
 	// Runtime is how the Source answers runtime drift (Falco events) in its workloads' pods.
 	// +optional
 	Runtime *RuntimeSpec `json:"runtime,omitempty"`
+	// Prevent has the API server refuse (deny), warn about (warn) or audit (audit) edits of
+	// this Source's objects that do not come from Git, and objects that break its policy, with
+	// ValidatingAdmissionPolicies the controller keeps in sync. Default off.
+	// +kubebuilder:default=off
+	// +optional
+	Prevent Prevent `json:"prevent,omitempty"`
 }
 
 // LocalObjectReference names an object in the Source's namespace.

@@ -65,6 +65,9 @@ func (d *demo) run(ctx context.Context) error {
 	}
 	d.plumbline(ctx, exitOK, diff...)
 
+	if err := d.admissionStory(ctx, diff); err != nil {
+		return err
+	}
 	if err := d.controllerStory(ctx, nginx); err != nil {
 		return err
 	}

@@ -77,6 +77,7 @@ changed it and when.`,
 		newCheckCommand(g),
 		newImagesCommand(g),
 		newProposeCommand(g),
+		newAdmissionCommand(g),
 		newDemoCommand(g),
 		newVersionCommand(),
 	)

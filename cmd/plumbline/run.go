@@ -43,6 +43,7 @@ type runFlags struct {
 	slack           slackFlags
 	events          eventsFlags
 	inside          runInsideFlags
+	guard           guardFlags
 }
 
 func newRunCommand(g *globalFlags) *cobra.Command {
@@ -76,6 +77,7 @@ and on drift alerts, reverts or prunes as the Source's modes say. One replica le
 	f.slack.register(fs)
 	addEventsFlags(fs, &f.events)
 	f.inside.register(fs)
+	addAdmissionFlags(cmd, &f.guard)
 	return cmd
 }
 
@@ -148,6 +150,7 @@ func (f *runFlags) run(cmd *cobra.Command, g *globalFlags) error {
 		FightWindow:    f.fightWindow,
 		Metrics:        metricSet,
 		Activity:       activityOpts,
+		Admission:      admissionConfig(cmd.Context(), cfg, &f.guard, log),
 	})
 	if err != nil {
 		return err

@@ -16,6 +16,7 @@ func TestDemo(t *testing.T) {
 		"Reason: Image changed from '",
 		"Policy Violation: Use of 'latest' tag is disallowed.",
 		"was rebuilt under the same tag",
+		"is managed by Plumbline (source shop, repo file://",
 		"] opened: Deployment/",
 		"] reverted: Deployment/",
 		"[disallow-privileged, critical]",

@@ -33,7 +33,7 @@ func TestDeployPassesTheBaseline(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("check deploy/: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	if !strings.Contains(r.stdout, "Passed: the 13 objects") {
+	if !strings.Contains(r.stdout, "Passed: the 15 objects") {
 		t.Errorf("check printed:\n%s", r.stdout)
 	}
 }
@@ -48,8 +48,8 @@ func TestDeployInstalls(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		for _, args := range [][]string{
-			{"delete", "clusterrole", "plumbline-read", "plumbline-write", "plumbline-runtime"},
-			{"delete", "clusterrolebinding", "plumbline-read", "plumbline-write", "plumbline-runtime"},
+			{"delete", "clusterrole", "plumbline-read", "plumbline-write", "plumbline-runtime", "plumbline-admission"},
+			{"delete", "clusterrolebinding", "plumbline-read", "plumbline-write", "plumbline-runtime", "plumbline-admission"},
 		} {
 			if r, err := execute(ctx, append(os.Environ(), "KUBECONFIG="+env.Kubeconfig), "kubectl", args...); err != nil || r.code != 0 {
 				t.Errorf("kubectl %s: %v %s", strings.Join(args, " "), err, r.stderr)
