@@ -51,7 +51,10 @@ demo: control-plane build
 ## bench: plumbline diff against kubectl diff -k, and the package benchmarks
 bench: control-plane build
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./test/bench/
-	$(GO) test -run '^$$' -bench . ./manifests/ ./images/ ./policy/
+	$(GO) test -run '^$$' -bench . ./manifests/ ./images/ ./policy/ ./gitsource/
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./images/inventory/ ./images/vulns/ ./notify/
+	$(GO) test -run '^$$' -bench . -benchtime 10x ./test/activity/
+	$(GO) test -run '^$$' -bench . -benchtime 1000x ./test/admission/
 
 ## fuzz: a short run of every fuzz target
 fuzz:
