@@ -286,9 +286,16 @@ spec:
 	for _, n := range got {
 		ids = append(ids, fmt.Sprintf("%s: %s", n.Rule, n.Reason))
 	}
+	facts := ": it needs image facts (digests, image contents) from Git or a registry, which the API server does not have"
 	want := []string{
+		// engine: the built-ins that look inside images, then the CEL rule that reads images.
+		"block-vulnerabilities" + facts,
+		"image-runs-as-root" + facts,
 		"approved-digest: it reads images: approved, resolved and running digests come from Git and the registry, which the API server does not have",
-		"needs-scan: it needs image facts (digests, image contents) from Git or a registry, which the API server does not have",
+		// engine2: the same built-ins, and the one added here, with no code in the translation.
+		"block-vulnerabilities" + facts,
+		"image-runs-as-root" + facts,
+		"needs-scan" + facts,
 	}
 	if diff := cmp.Diff(want, ids); diff != "" {
 		t.Errorf("not rendered (-want +got):\n%s", diff)
