@@ -14,12 +14,15 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	sigsyaml "sigs.k8s.io/yaml"
 
 	v1alpha1 "github.com/plumbline/plumbline/api/v1alpha1"
 	"github.com/plumbline/plumbline/reconciler"
 	"github.com/plumbline/plumbline/report"
+	"github.com/plumbline/plumbline/test/gitserver"
 )
 
 // findingOf returns the first finding of an opened incident of type t whose message contains
@@ -321,6 +324,9 @@ func TestBadInputRefusedAndStormBounded(t *testing.T) {
 		t.Errorf("stats before %+v after %+v", before, after)
 	}
 
+	// A second Source on the same controller, whose drift must still be told during the storm.
+	other := s.otherSource()
+
 	// The storm: 10,000 events in 10 s, in batches.
 	one, err := falcoSample("falco-new-binary.json", s.ns, pod.Name)
 	if err != nil {
@@ -340,6 +346,19 @@ func TestBadInputRefusedAndStormBounded(t *testing.T) {
 	if out, err := s.kubectl(alice, "set", "image", "deployment/web", "nginx=nginx:1.26"); err != nil {
 		t.Fatalf("kubectl set image: %v\n%s", err, out)
 	}
+	if out, err := s.kubectl(alice, "patch", "configmap", other, "--type=merge", "-p", `{"data":{"mode":"changed"}}`); err != nil {
+		t.Fatalf("kubectl patch configmap: %v\n%s", err, out)
+	}
+	s.eventually(30*time.Second, "the other Source's drift is told after the storm", func() bool {
+		for _, n := range s.notes.of(reconciler.EventOpened) {
+			for _, inc := range n.Incidents {
+				if n.Source == s.ns+"/other" && inc.Type == report.Modified && inc.Object.Name == other {
+					return true
+				}
+			}
+		}
+		return false
+	})
 	s.eventually(30*time.Second, "the change during the storm's aftermath is reported with its person", func() bool {
 		f := s.findingOf(report.Modified, "Image changed")
 		return f != nil && f.Actor != nil && f.Actor.User == "alice@example.com"
@@ -362,6 +381,47 @@ func TestBadInputRefusedAndStormBounded(t *testing.T) {
 	if f == nil || f.Runtime.Count < 1 {
 		t.Fatalf("no storm incident")
 	}
+}
+
+// otherSource creates a second Source, "other", in the scene's namespace (so the scene's
+// controller watches it too) that declares one ConfigMap, applies that ConfigMap as a CD tool
+// would, waits until the Source is ready, and returns the ConfigMap's name.
+func (s *scene) otherSource() string {
+	s.t.Helper()
+	ctx := s.t.Context()
+	const name = "other-settings"
+	cm := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: " + name + "\n  namespace: " + s.ns + "\ndata:\n  mode: calm\n"
+	repo := gitserver.NewRepo(s.t, map[string]string{"settings.yaml": cm})
+	u := &unstructured.Unstructured{}
+	if err := sigsyaml.Unmarshal([]byte(cm), &u.Object); err != nil {
+		s.t.Fatal(err)
+	}
+	cl, err := reconciler.NewCluster(env.Config)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if err := cl.Apply(ctx, []*unstructured.Unstructured{u}, reconciler.ApplyOptions{SourceName: s.ns + ".other", DefaultNamespace: s.ns}); err != nil {
+		s.t.Fatal(err)
+	}
+	src := &v1alpha1.Source{ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: "other"}, Spec: v1alpha1.SourceSpec{
+		Repo: "file://" + repo, Ref: "main", Path: ".", Interval: &metav1.Duration{Duration: time.Minute},
+	}}
+	if err := s.client.Create(ctx, src); err != nil {
+		s.t.Fatal(err)
+	}
+	s.eventually(60*time.Second, "the other Source is ready", func() bool {
+		var got v1alpha1.Source
+		if err := s.client.Get(ctx, client.ObjectKeyFromObject(src), &got); err != nil {
+			return false
+		}
+		for _, c := range got.Status.Conditions {
+			if c.Type == v1alpha1.ConditionReady && c.Status == metav1.ConditionTrue && got.Status.ObservedGeneration == got.Generation {
+				return true
+			}
+		}
+		return false
+	})
+	return name
 }
 
 func falcoSample(sample, namespace, pod string) ([]byte, error) {
