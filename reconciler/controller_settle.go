@@ -14,8 +14,8 @@ import (
 	"github.com/plumbline/plumbline/report"
 )
 
-// settle turns one comparison into incidents, decides and acts, tells the notifier what
-// changed, and writes the status. It returns how soon the Source wants another pass (a revert
+// settle turns one comparison into incidents, decides and acts, writes the status, and then
+// tells the notifier what changed. It returns how soon the Source wants another pass (a revert
 // waiting for its backoff), or 0.
 func (c *Controller) settle(ctx context.Context, src *v1alpha1.Source, st *sourceState, rep *report.Report) (time.Duration, error) {
 	key := types.NamespacedName{Namespace: src.Namespace, Name: src.Name}
@@ -45,15 +45,12 @@ func (c *Controller) settle(ctx context.Context, src *v1alpha1.Source, st *sourc
 	notes = append(notes, c.proposals(ctx, src, st, incidents, notes, now)...)
 	notes = append(notes, c.respondToRuntime(ctx, src, incidents, now)...)
 	st.incidents = incidents
-	// Tell before the status is saved: the Slack notifier queues durably and deduplicates by
-	// incident, so a crash between the two repeats nothing in Slack, and loses nothing either
-	// (saving first would lose the notice of an incident the status already holds).
+	if err := c.writeStatus(ctx, src, st, rep, incidents, applied); err != nil {
+		return 0, err
+	}
 	for _, n := range batch(notes) {
 		n.Source, n.Revision, n.Report = key.String(), st.revision, rep
 		c.notify(ctx, st, n)
-	}
-	if err := c.writeStatus(ctx, src, st, rep, incidents, applied); err != nil {
-		return 0, err
 	}
 	if st.pollErr == nil {
 		st.announcedErr = ""
