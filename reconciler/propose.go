@@ -550,7 +550,7 @@ func proposalToStatus(p *report.Proposal) *v1alpha1.Proposal {
 		return nil
 	}
 	return &v1alpha1.Proposal{State: v1alpha1.ProposalState(p.State), URL: p.URL, Number: p.Number, Branch: p.Branch,
-		BaseCommit: p.BaseCommit, Change: p.Change, By: p.By, Message: truncate(p.Message, 2048)}
+		BaseCommit: p.BaseCommit, Change: p.Change, By: p.By, Thread: truncate(p.Thread, 2048), Message: truncate(p.Message, 2048)}
 }
 
 func proposalFromStatus(p *v1alpha1.Proposal) *report.Proposal {
@@ -558,5 +558,5 @@ func proposalFromStatus(p *v1alpha1.Proposal) *report.Proposal {
 		return nil
 	}
 	return &report.Proposal{State: string(p.State), URL: p.URL, Number: p.Number, Branch: p.Branch,
-		BaseCommit: p.BaseCommit, Change: p.Change, By: p.By, Message: p.Message}
+		BaseCommit: p.BaseCommit, Change: p.Change, By: p.By, Thread: p.Thread, Message: p.Message}
 }

@@ -60,7 +60,9 @@ type Proposal struct {
 	BaseCommit string `json:"baseCommit,omitempty"`
 	Change     string `json:"change,omitempty"`
 	// By is who merged or closed it.
-	By      string `json:"by,omitempty"`
+	By string `json:"by,omitempty"`
+	// Thread links to the incident's Slack thread once the body carries the link.
+	Thread  string `json:"thread,omitempty"`
 	Message string `json:"message,omitempty"`
 }
 

@@ -3,12 +3,12 @@ package v1alpha1
 // ProposeSpec says where the pull requests of mode propose go. Without it, a finding in
 // propose mode is alerted on and no pull request is opened (the notifier hears why).
 type ProposeSpec struct {
-	// Forge is the API the pull requests are opened through.
-	// +kubebuilder:validation:Enum=gitea;github
+	// Forge is the API the pull requests (GitLab: merge requests) are opened through.
+	// +kubebuilder:validation:Enum=gitea;github;gitlab
 	Forge string `json:"forge"`
-	// APIURL is the forge's API root: a Gitea's web root, or GitHub Enterprise's
-	// https://host/api/v3/. Empty: https://api.github.com/ for github, the scheme and host of
-	// spec.repo for gitea.
+	// APIURL is the forge's API root: a Gitea's web root, GitHub Enterprise's
+	// https://host/api/v3/, or a GitLab's https://host/api/v4. Empty: https://api.github.com/
+	// for github, the scheme and host of spec.repo for gitea and gitlab.
 	// +kubebuilder:validation:MaxLength=2048
 	// +optional
 	APIURL string `json:"apiURL,omitempty"`
@@ -67,6 +67,10 @@ type Proposal struct {
 	// By is who merged or closed it.
 	// +optional
 	By string `json:"by,omitempty"`
+	// Thread links to the incident's Slack thread, once the pull request's body carries it.
+	// +kubebuilder:validation:MaxLength=2048
+	// +optional
+	Thread string `json:"thread,omitempty"`
 	// Message says why a proposal failed.
 	// +kubebuilder:validation:MaxLength=2048
 	// +optional
