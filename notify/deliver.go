@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -211,6 +212,12 @@ func (n *Notifier) sendHead(ctx context.Context, source string, q *queue) (time.
 	}
 	first := b.items[0]
 	q.mu.Unlock()
+	var posted []string // the incidents of a root Slack accepted, told after q.mu is let go
+	defer func() {
+		if len(posted) > 0 && n.opts.OnThread != nil {
+			n.opts.OnThread(source, posted)
+		}
+	}()
 
 	t, err := n.opts.Target(ctx, source)
 	if errors.Is(err, ErrNoSlack) {
@@ -231,6 +238,9 @@ func (n *Notifier) sendHead(ctx context.Context, source string, q *queue) (time.
 		q.st.Outbox = q.st.Outbox[min(max(sent, 1), len(q.st.Outbox)):]
 		if first.Kind == KindRoot && b.th != nil {
 			b.th.TS, b.th.Channel = ts, channel
+			if ts != "" {
+				posted = slices.Clone(b.th.Open)
+			}
 		}
 		// What Slack accepted is recorded even when the worker is stopping.
 		saveCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)

@@ -69,6 +69,9 @@ type Options struct {
 	MaxOutbox int
 	// OnResult hears of each outcome; err is set for ResultFailed and ResultDropped. Nil: none.
 	OnResult func(source string, r Result, err error)
+	// OnThread hears that Slack accepted the root of the incidents with these fingerprints,
+	// so that their thread has a link now (ThreadLink). It must not block. Nil: none.
+	OnThread func(source string, fingerprints []string)
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 }

@@ -37,6 +37,8 @@ type Thread struct {
 	Root     root      `json:"root"`
 	// Webhook is true when the root went through an incoming webhook: no thread, no edit.
 	Webhook bool `json:"webhook,omitempty"`
+	// Link is the root's permalink, once asked of Slack (see Notifier.ThreadLink).
+	Link string `json:"link,omitempty"`
 }
 
 // ItemKind is what an outbox item asks of Slack.

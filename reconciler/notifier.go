@@ -66,6 +66,13 @@ type Notifier interface {
 	Notify(ctx context.Context, n Notification) error
 }
 
+// ThreadLinker is a Notifier that can link to where it told of an incident: the Slack
+// notifier gives the permalink of the incident's thread, for its pull request's body.
+type ThreadLinker interface {
+	// ThreadLink returns the link of the incident's thread, or "" while it has none yet.
+	ThreadLink(ctx context.Context, source, fingerprint string) (string, error)
+}
+
 // LogNotifier writes each notification as a structured log line.
 type LogNotifier struct{ Log *slog.Logger }
 

@@ -12,7 +12,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	v1alpha1 "github.com/plumbline/plumbline/api/v1alpha1"
 	"github.com/plumbline/plumbline/gitsource"
@@ -30,24 +29,26 @@ const proposeTimeout = 45 * time.Second
 const proposalRequested = "requested"
 
 // proposalMemo is what the controller keeps in memory about a Source's proposals: when each
-// one's pull request was last looked at, and the keep requests not yet acted on.
+// one's pull request was last looked at, the keep requests not yet acted on, and the incidents
+// whose Slack thread was just posted (their pull request's body gets its link).
 type proposalMemo struct {
 	checked map[string]time.Time
 	keep    map[string]string
+	link    map[string]bool
 }
 
 func (c *Controller) proposalMemo(st *sourceState) *proposalMemo {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if st.proposals == nil {
-		st.proposals = &proposalMemo{checked: map[string]time.Time{}, keep: map[string]string{}}
+		st.proposals = &proposalMemo{checked: map[string]time.Time{}, keep: map[string]string{}, link: map[string]bool{}}
 	}
 	return st.proposals
 }
 
-// proposalsDue reports whether a pass is due for propose mode alone: a keep request waits, or
-// an open pull request (or a failed proposal) was last looked at an interval ago. The caller
-// holds c.mu.
+// proposalsDue reports whether a pass is due for propose mode alone: a keep request waits, an
+// open pull request's Slack thread was just posted, or an open pull request (or a failed
+// proposal) was last looked at an interval ago. The caller holds c.mu and st.pass.
 func proposalsDue(st *sourceState, src *v1alpha1.Source, now time.Time) bool {
 	memo := st.proposals
 	if memo == nil {
@@ -55,6 +56,11 @@ func proposalsDue(st *sourceState, src *v1alpha1.Source, now time.Time) bool {
 	}
 	if len(memo.keep) > 0 {
 		return true
+	}
+	for fp := range memo.link {
+		if inc := st.incidents[fp]; inc != nil && inc.Proposal != nil && inc.Proposal.State == string(v1alpha1.ProposalOpen) && inc.Proposal.Thread == "" {
+			return true
+		}
 	}
 	interval := src.Spec.PollInterval()
 	for fp, inc := range st.incidents {
@@ -91,15 +97,7 @@ func (c *Controller) ProposeIncident(ctx context.Context, src types.NamespacedNa
 	memo.keep[fingerprint] = by
 	st.dirty = true
 	c.mu.Unlock()
-	c.watches.mu.Lock()
-	events := c.watches.events
-	c.watches.mu.Unlock()
-	if events != nil {
-		select {
-		case events <- event.GenericEvent{Object: &s}:
-		default:
-		}
-	}
+	c.reconcileSoon(src)
 	return nil
 }
 
@@ -110,8 +108,8 @@ func (c *Controller) ProposeIncident(ctx context.Context, src types.NamespacedNa
 func (c *Controller) proposals(ctx context.Context, src *v1alpha1.Source, st *sourceState, incidents map[string]*report.Incident, notes []Notification, now time.Time) []Notification {
 	memo := c.proposalMemo(st)
 	c.mu.Lock()
-	keep := memo.keep
-	memo.keep = map[string]string{}
+	keep, link := memo.keep, memo.link
+	memo.keep, memo.link = map[string]string{}, map[string]bool{}
 	c.mu.Unlock()
 	var out []Notification
 	for _, n := range notes {
@@ -147,6 +145,9 @@ func (c *Controller) proposals(ctx context.Context, src *v1alpha1.Source, st *so
 				out = append(out, c.open(ctx, src, st, inc, now)...) // the drift changed: the branch follows it
 				memo.checked[fp] = now
 				continue
+			}
+			if link[fp] && p.Thread == "" {
+				c.linkThread(ctx, src, inc)
 			}
 			if now.Sub(memo.checked[fp]) < interval {
 				continue
@@ -224,6 +225,9 @@ func (c *Controller) follow(ctx context.Context, src *v1alpha1.Source, st *sourc
 	}
 	if p.Message != "" {
 		p.Message = ""
+	}
+	if p.Thread == "" {
+		c.linkThread(ctx, src, inc) // a thread posted before a restart
 	}
 	if p.BaseCommit != st.revision.Revision {
 		return c.open(ctx, src, st, inc, now) // the base moved: rebase and force-push
@@ -307,7 +311,72 @@ func (c *Controller) propose(ctx context.Context, src *v1alpha1.Source, st *sour
 		Repo: src.Spec.Repo, Base: base, Path: sourceDir(src), Auth: auth, InsecureHTTP: cfg.InsecureHTTP, Forge: forge,
 		Author: gitsource.Signature{Name: cfg.AuthorName, Email: cfg.AuthorEmail}, Policy: st.engine,
 		BlockSeverity: src.Spec.BlockSeverity, DefaultNamespace: src.Namespace, SourceName: keyOfSource(src).String(),
+		ThreadLink: c.threadLink(ctx, src, inc.Fingerprint),
 	}, now)
+}
+
+// threadPosted hears from the Slack notifier that the thread of these incidents exists now:
+// a pass links their open pull requests to it (proposalsDue decides whether one is due).
+func (c *Controller) threadPosted(source string, fingerprints []string) {
+	key, err := keyOfSourceName(source)
+	if err != nil {
+		return
+	}
+	st := c.state(key)
+	memo := c.proposalMemo(st)
+	c.mu.Lock()
+	for _, fp := range fingerprints {
+		memo.link[fp] = true
+	}
+	c.mu.Unlock()
+	c.reconcileSoon(key)
+}
+
+// threadLink is the link to the incident's thread where the notifier told of it (Slack), or
+// "" while there is none. A failure to ask is logged: the link is asked for again later.
+func (c *Controller) threadLink(ctx context.Context, src *v1alpha1.Source, fingerprint string) string {
+	l, ok := c.opts.Notifier.(ThreadLinker)
+	if !ok {
+		return ""
+	}
+	link, err := l.ThreadLink(ctx, keyOfSource(src).String(), fingerprint)
+	if err != nil {
+		c.opts.Log.Warn("link the pull request to the Slack thread", "source", keyOfSource(src).String(), "incident", fingerprint, "err", err)
+		return ""
+	}
+	return link
+}
+
+// linkThread puts the link to the incident's thread into the body of its open pull request,
+// once the thread has one. The pull request opens in the pass that opens the incident, before
+// Slack has the thread, so the link comes with this later edit. A failure leaves p.Thread
+// empty: the next look at the pull request tries again.
+func (c *Controller) linkThread(ctx context.Context, src *v1alpha1.Source, inc *report.Incident) {
+	p := inc.Proposal
+	link := c.threadLink(ctx, src, inc.Fingerprint)
+	if link == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, proposeTimeout)
+	defer cancel()
+	forge, err := c.forgeOf(ctx, src)
+	var pr *gitsource.PullRequest
+	if err == nil {
+		pr, err = forge.Get(ctx, p.Number)
+	}
+	if err == nil && pr.State != gitsource.PullRequestOpen {
+		return // merged or closed: the next look at it says so
+	}
+	if err == nil {
+		if body := withThreadLink(pr.Body, link); body != pr.Body {
+			_, err = forge.Update(ctx, p.Number, pr.Title, body)
+		}
+	}
+	if err != nil {
+		c.opts.Log.Warn("link the pull request to the Slack thread", "source", keyOfSource(src).String(), "pullRequest", p.URL, "err", err)
+		return
+	}
+	p.Thread = link
 }
 
 // ProposeOptions say where a proposal goes and how it is checked.
@@ -330,6 +399,8 @@ type ProposeOptions struct {
 	DefaultNamespace string
 	// SourceName names the source in the body.
 	SourceName string
+	// ThreadLink links the body to the incident's Slack thread; empty: no link (yet).
+	ThreadLink string
 }
 
 // Propose writes the change that makes Git declare an incident's live state (or served
@@ -383,7 +454,7 @@ func (c *Cluster) Propose(ctx context.Context, inc *report.Incident, opts Propos
 	if err != nil {
 		return nil, err
 	}
-	body := proposalBody(opts.SourceName, ws.BaseCommit, inc, edit.Notes, policyResult)
+	body := proposalBody(opts.SourceName, ws.BaseCommit, inc, edit.Notes, policyResult, opts.ThreadLink)
 	pr, err := opts.Forge.FindOpen(ctx, branch)
 	if err != nil {
 		return nil, err
@@ -395,7 +466,7 @@ func (c *Cluster) Propose(ctx context.Context, inc *report.Incident, opts Propos
 	} else if pr, err = opts.Forge.Create(ctx, gitsource.NewPullRequest{Branch: branch, Base: strings.TrimPrefix(ws.Base, "refs/heads/"), Title: ch.title, Body: body}); err != nil {
 		return nil, err
 	}
-	return &report.Proposal{State: string(v1alpha1.ProposalOpen), URL: pr.URL, Number: pr.Number, Branch: branch, BaseCommit: ws.BaseCommit, Change: ch.digest}, nil
+	return &report.Proposal{State: string(v1alpha1.ProposalOpen), URL: pr.URL, Number: pr.Number, Branch: branch, BaseCommit: ws.BaseCommit, Change: ch.digest, Thread: opts.ThreadLink}, nil
 }
 
 // checkProposed renders the proposed tree, refuses it when it breaks a blocking policy or

@@ -9,12 +9,17 @@ import (
 )
 
 // proposalBody is the pull request's text: what drifted (fields, who changed them and when),
-// where the edit went, and the policy result on the proposed state. Secret values never reach
-// it; untrusted strings are put in code spans.
-func proposalBody(source string, base string, inc *report.Incident, notes []string, policyResult string) string {
+// where the edit went, the policy result on the proposed state, and a link to the incident's
+// Slack thread when there is one. Secret values never reach it; untrusted strings are put in
+// code spans.
+func proposalBody(source string, base string, inc *report.Incident, notes []string, policyResult, thread string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Plumbline found a change in the cluster that Git does not declare, and proposes to keep it: merging makes Git the truth; closing rejects it, and Plumbline then puts the cluster back to Git.\n\n")
-	fmt.Fprintf(&b, "- Source: %s\n- Base: %s\n- Incident: %s (%s)\n\n", code(source), code(shortRevision(base)), code(inc.Fingerprint), inc.Type)
+	fmt.Fprintf(&b, "- Source: %s\n- Base: %s\n%s\n", code(source), code(shortRevision(base)), incidentLine(inc))
+	if thread != "" {
+		b.WriteString(threadLine(thread) + "\n")
+	}
+	b.WriteString("\n")
 	for _, f := range inc.Findings {
 		fmt.Fprintf(&b, "### %s %s\n\n%s\n\n", f.Type, code(f.Object.String()), escapeText(f.Message))
 		if len(f.Fields) > 0 {
@@ -55,6 +60,30 @@ func proposalBody(source string, base string, inc *report.Incident, notes []stri
 	}
 	fmt.Fprintf(&b, "### Policy on the proposed state\n\n%s\n", escapeText(policyResult))
 	return b.String()
+}
+
+func incidentLine(inc *report.Incident) string {
+	return fmt.Sprintf("- Incident: %s (%s)", code(inc.Fingerprint), inc.Type)
+}
+
+// threadLine links the Slack thread. The link is a permalink Slack gave, checked by notify to
+// hold nothing that leaves a Markdown link.
+func threadLine(link string) string { return "- Slack thread: [the incident's thread](" + link + ")" }
+
+// withThreadLink adds the link to the Slack thread to a body proposalBody wrote without it: below
+// the incident's line, or at the end of a body edited by hand since.
+func withThreadLink(body, link string) string {
+	if strings.Contains(body, threadLine(link)) {
+		return body
+	}
+	line := threadLine(link)
+	if i := strings.Index(body, "\n- Incident: "); i >= 0 {
+		if j := strings.IndexByte(body[i+1:], '\n'); j >= 0 {
+			at := i + 1 + j + 1
+			return body[:at] + line + "\n" + body[at:]
+		}
+	}
+	return strings.TrimRight(body, "\n") + "\n\n" + line + "\n"
 }
 
 func jsonText(v any) string {

@@ -38,7 +38,7 @@ func TestProposalBody(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			inc := &report.Incident{Fingerprint: "0123456789abcdef", Type: tt.finding.Type, Object: tt.finding.Object, Findings: []report.Finding{tt.finding}}
-			got := proposalBody("ns/src", "abcdef0123456789", inc, nil, "No rule is broken at or above high.")
+			got := proposalBody("ns/src", "abcdef0123456789", inc, nil, "No rule is broken at or above high.", "")
 			for _, w := range tt.want {
 				if !strings.Contains(got, w) {
 					t.Errorf("body lacks %q:\n%s", w, got)
@@ -50,5 +50,30 @@ func TestProposalBody(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestThreadLinkInBody: the link to the Slack thread sits below the incident's line, whether
+// the body was written with it or it came later, once; a body edited by hand gets it at the end.
+func TestThreadLinkInBody(t *testing.T) {
+	inc := &report.Incident{Fingerprint: "0123456789abcdef", Type: report.Modified, Object: report.ObjectRef{Kind: "Deployment", Namespace: "default", Name: "web"}}
+	link := "https://acme.slack.com/archives/C0OPS/p1700000001000001"
+	want := "- Incident: `0123456789abcdef` (Modified)\n- Slack thread: [the incident's thread](" + link + ")\n\n"
+	with := proposalBody("ns/src", "abcdef0123456789", inc, nil, "ok", link)
+	if !strings.Contains(with, want) {
+		t.Errorf("body written with the link lacks %q:\n%s", want, with)
+	}
+	without := proposalBody("ns/src", "abcdef0123456789", inc, nil, "ok", "")
+	if strings.Contains(without, "Slack thread") {
+		t.Errorf("body without a thread mentions one:\n%s", without)
+	}
+	if got := withThreadLink(without, link); got != with {
+		t.Errorf("link added later:\n%s\nwant:\n%s", got, with)
+	}
+	if got := withThreadLink(with, link); got != with {
+		t.Errorf("link added twice:\n%s", got)
+	}
+	if got := withThreadLink("Edited by hand.\n", link); got != "Edited by hand.\n\n- Slack thread: [the incident's thread]("+link+")\n" {
+		t.Errorf("hand-edited body: %q", got)
 	}
 }

@@ -53,6 +53,7 @@ type SlackNotifier struct {
 	problems map[string]string
 	onChange func(source string)
 	counter  func(result string)
+	onThread func(source string, fingerprints []string)
 }
 
 // NewSlackNotifier returns a Slack notifier that reads Sources through sources, Secrets through
@@ -66,7 +67,7 @@ func NewSlackNotifier(sources, secrets client.Reader, store notify.Store, opts S
 	}
 	s := &SlackNotifier{sources: sources, secrets: secrets, opts: opts, problems: map[string]string{}}
 	no := opts.Notify
-	no.Store, no.Target, no.OnResult = store, s.target, s.onResult
+	no.Store, no.Target, no.OnResult, no.OnThread = store, s.target, s.onResult, s.threadPosted
 	n, err := notify.New(no)
 	if err != nil {
 		return nil, err
@@ -97,6 +98,21 @@ func (s *SlackNotifier) Notify(ctx context.Context, n Notification) error {
 	}
 	return s.n.Notify(ctx, notify.Notification{Event: notify.Event(n.Event), Source: n.Source, Revision: n.Revision,
 		Mode: mode, Incidents: n.Incidents, Detail: n.Detail})
+}
+
+// ThreadLink is the permalink of the Slack thread of an incident, or "" while it has none.
+func (s *SlackNotifier) ThreadLink(ctx context.Context, source, fingerprint string) (string, error) {
+	return s.n.ThreadLink(ctx, source, fingerprint)
+}
+
+// threadPosted hears that Slack accepted the root of these incidents.
+func (s *SlackNotifier) threadPosted(source string, fingerprints []string) {
+	s.mu.Lock()
+	f := s.onThread
+	s.mu.Unlock()
+	if f != nil {
+		f(source, fingerprints)
+	}
 }
 
 // Problem is the last permanent Slack error of a Source, or "".
@@ -185,6 +201,7 @@ func (c *Controller) UseSlack(s *SlackNotifier) {
 	s.mu.Lock()
 	s.counter = func(r string) { c.metrics.Notifications.WithLabelValues(r).Inc() }
 	s.onChange = c.poke
+	s.onThread = c.threadPosted
 	s.mu.Unlock()
 }
 
@@ -219,12 +236,18 @@ func (c *Controller) poke(source string) {
 		st.dirty = true
 	}
 	c.mu.Unlock()
+	c.reconcileSoon(key)
+}
+
+// reconcileSoon asks for a reconcile of a Source without waiting; passDue decides whether it
+// makes a pass.
+func (c *Controller) reconcileSoon(key types.NamespacedName) {
 	c.watches.mu.Lock()
 	events := c.watches.events
 	c.watches.mu.Unlock()
 	if events != nil {
 		select {
-		case events <- event.GenericEvent{Object: &v1alpha1.Source{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}}:
+		case events <- event.GenericEvent{Object: &v1alpha1.Source{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}}:
 		default:
 		}
 	}

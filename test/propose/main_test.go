@@ -24,6 +24,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/dynamic"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -36,10 +37,12 @@ import (
 	v1alpha1 "github.com/plumbline/plumbline/api/v1alpha1"
 	"github.com/plumbline/plumbline/images"
 	"github.com/plumbline/plumbline/manifests"
+	"github.com/plumbline/plumbline/notify"
 	"github.com/plumbline/plumbline/reconciler"
 	"github.com/plumbline/plumbline/test/cluster"
 	"github.com/plumbline/plumbline/test/gitea"
 	"github.com/plumbline/plumbline/test/gitserver"
+	"github.com/plumbline/plumbline/test/slackserver"
 )
 
 var (
@@ -126,6 +129,9 @@ type scene struct {
 	gitea    *sdk.Client
 	// images resolves tags when set, before start.
 	images *images.Resolver
+	// slack, when set before start, is the Slack the controller's notifier posts to (the
+	// notifications still reach notes).
+	slack *slackserver.Server
 	// stop ends the running controller.
 	stop func()
 }
@@ -260,6 +266,22 @@ func (s *scene) run() func() {
 	})
 	if err != nil {
 		s.t.Fatal(err)
+	}
+	if s.slack != nil {
+		dyn, err := dynamic.NewForConfig(env.Config)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		sn, err := reconciler.NewSlackNotifier(mgr.GetClient(), mgr.GetAPIReader(), reconciler.NewSlackStore(dyn, s.ns), reconciler.SlackOptions{
+			Notify: notify.Options{APIURL: s.slack.APIURL(), Rate: 50, MinBackoff: 100 * time.Millisecond, MaxBackoff: time.Second},
+			Also:   s.notes, Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		s.ctl.UseSlack(sn)
+		if err := mgr.Add(sn); err != nil {
+			s.t.Fatal(err)
+		}
 	}
 	if err := s.ctl.SetupWithManager(mgr, 2); err != nil {
 		s.t.Fatal(err)

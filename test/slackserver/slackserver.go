@@ -1,6 +1,6 @@
 // Package slackserver is slack-go's slacktest server with recording handlers for the Web API
 // methods Plumbline calls (chat.postMessage, chat.update, conversations.history,
-// conversations.replies, usergroups.users.list) and an incoming webhook. Every handler records
+// conversations.replies, usergroups.users.list, chat.getPermalink) and an incoming webhook. Every handler records
 // the request body and answers with a unique ts; a test can make the server answer 429, 5xx or
 // a Slack error, and look at what it received.
 package slackserver
@@ -46,6 +46,8 @@ type Server struct {
 	fail     []failure
 	groups   map[string][]string
 	onRecord func(Message)
+	// links are the chat.getPermalink requests, kept apart from the messages.
+	links []Message
 }
 
 // failure is one prepared error answer for a method.
@@ -67,6 +69,7 @@ func New() *Server {
 		c.Handle("/conversations.history", s.history)
 		c.Handle("/conversations.replies", s.history)
 		c.Handle("/usergroups.users.list", s.groupMembers)
+		c.Handle("/chat.getPermalink", s.permalink)
 		c.Handle("/webhook", s.webhook)
 	})
 	s.Server.Start()
@@ -244,6 +247,46 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, map[string]any{"ok": true, "messages": msgs, "has_more": false})
+}
+
+// Permalink is the link the server gives for the message ts of channel, as Slack's
+// chat.getPermalink does: https://<workspace>.slack.com/archives/<channel>/p<ts without the dot>.
+func Permalink(channel, ts string) string {
+	return "https://plumbline-test.slack.com/archives/" + channel + "/p" + strings.ReplaceAll(ts, ".", "")
+}
+
+// Permalinks returns the chat.getPermalink requests, refused ones included, in order: their
+// Channel and TS (message_ts).
+func (s *Server) Permalinks() []Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Message(nil), s.links...)
+}
+
+// permalink answers chat.getPermalink for a message the server accepted, and message_not_found
+// for any other.
+func (s *Server) permalink(w http.ResponseWriter, r *http.Request) {
+	_ = r.ParseForm()
+	m := Message{Method: "chat.getPermalink", Channel: r.FormValue("channel"), TS: r.FormValue("message_ts")}
+	s.mu.Lock()
+	f, failing := s.prepared(m.Method)
+	found := false
+	for _, p := range s.all {
+		found = found || (!p.Refused && p.Method == "chat.postMessage" && p.Channel == m.Channel && p.TS == m.TS)
+	}
+	m.Refused = failing || !found
+	s.links = append(s.links, m)
+	s.mu.Unlock()
+	switch {
+	case failing && f.slackErr != "":
+		writeJSON(w, map[string]any{"ok": false, "error": f.slackErr})
+	case failing:
+		w.WriteHeader(f.status)
+	case !found:
+		writeJSON(w, map[string]any{"ok": false, "error": "message_not_found"})
+	default:
+		writeJSON(w, map[string]any{"ok": true, "channel": m.Channel, "permalink": Permalink(m.Channel, m.TS)})
+	}
 }
 
 func (s *Server) groupMembers(w http.ResponseWriter, r *http.Request) {
