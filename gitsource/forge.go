@@ -109,8 +109,18 @@ func NewForge(opts ForgeOptions) (Forge, error) {
 }
 
 // ownerRepo reads owner, repository and scheme://host from an https://host/owner/repo(.git)
-// or git@host:owner/repo(.git) URL.
+// or git@host:owner/repo(.git) URL. The owner is the segment before the repository's.
 func ownerRepo(raw string) (owner, repo, host string, err error) {
+	parts, host, err := repoPath(raw)
+	if err != nil {
+		return "", "", "", err
+	}
+	return parts[len(parts)-2], parts[len(parts)-1], host, nil
+}
+
+// repoPath reads the path segments (at least two, without .git) and scheme://host of a
+// repository URL, as ownerRepo documents.
+func repoPath(raw string) (parts []string, host string, err error) {
 	var p string
 	if u, perr := url.Parse(raw); perr == nil && u.Host != "" {
 		p, host = u.Path, u.Scheme+"://"+u.Host
@@ -120,13 +130,13 @@ func ownerRepo(raw string) (owner, repo, host string, err error) {
 	} else if at, rest, ok := strings.Cut(raw, ":"); ok && strings.Contains(at, "@") {
 		p, host = rest, "https://"+at[strings.Index(at, "@")+1:]
 	} else {
-		return "", "", "", fmt.Errorf("forge: cannot read owner and repository from %s", RedactURL(raw))
+		return nil, "", fmt.Errorf("forge: cannot read owner and repository from %s", RedactURL(raw))
 	}
-	parts := strings.Split(strings.Trim(strings.TrimSuffix(p, ".git"), "/"), "/")
+	parts = strings.Split(strings.Trim(strings.TrimSuffix(p, ".git"), "/"), "/")
 	if len(parts) < 2 {
-		return "", "", "", fmt.Errorf("forge: cannot read owner and repository from %s", RedactURL(raw))
+		return nil, "", fmt.Errorf("forge: cannot read owner and repository from %s", RedactURL(raw))
 	}
-	return parts[len(parts)-2], parts[len(parts)-1], host, nil
+	return parts, host, nil
 }
 
 func forgeErr(kind ForgeKind, owner, repo, op string, err error, token string) error {
