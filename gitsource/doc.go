@@ -30,9 +30,9 @@
 // the generic list edit the image lock file uses; Push commits with the
 // given author and force-pushes the proposal branch as one commit on the
 // current base, sending nothing when the remote branch already holds the
-// same change. Forge opens and follows the pull request on Gitea or GitHub.
-// Secret values are the caller's to keep out: the package writes what it is
-// given.
+// same change. Forge opens and follows the pull request on Gitea, GitHub
+// or GitLab (where it is a merge request). Secret values are the caller's to
+// keep out: the package writes what it is given.
 //
 // Errors carry a kind that callers test with errors.Is: ErrAuth,
 // ErrHostKey, ErrRefNotFound, ErrRepositoryNotFound and the transient

@@ -40,7 +40,8 @@ type NewPullRequest struct {
 	Body   string
 }
 
-// Forge opens and follows pull requests on one repository. Gitea and GitHub implement it.
+// Forge opens and follows pull requests on one repository. Gitea, GitHub and GitLab (whose
+// merge requests are its pull requests) implement it.
 type Forge interface {
 	// FindOpen returns the open pull request from branch, or nil when there is none.
 	FindOpen(ctx context.Context, branch string) (*PullRequest, error)
@@ -63,16 +64,19 @@ type ForgeKind string
 const (
 	ForgeGitea  ForgeKind = "gitea"
 	ForgeGitHub ForgeKind = "github"
+	ForgeGitLab ForgeKind = "gitlab"
 )
 
 // ForgeOptions say which forge and repository a Forge talks to.
 type ForgeOptions struct {
 	Kind ForgeKind
 	// APIURL is the forge's API root: for Gitea its web root (https://gitea.example), for
-	// GitHub Enterprise https://host/api/v3/. Empty: https://api.github.com/ for GitHub; for
-	// Gitea the scheme and host of the repository URL.
+	// GitHub Enterprise https://host/api/v3/, for GitLab https://host/api/v4. Empty:
+	// https://api.github.com/ for GitHub; for Gitea the scheme and host of the repository URL,
+	// for GitLab the same followed by /api/v4.
 	APIURL string
-	// Owner and Repo name the repository. Empty: read from RepoURL.
+	// Owner and Repo name the repository. Empty: read from RepoURL. On GitLab Owner is the
+	// whole namespace, groups and subgroups (group/sub).
 	Owner, Repo string
 	// RepoURL is the Git URL of the repository, for the defaults above.
 	RepoURL string
@@ -95,8 +99,18 @@ func NewForge(opts ForgeOptions) (Forge, error) {
 			return nil, err
 		}
 		opts.Owner, opts.Repo = owner, repo
-		if opts.APIURL == "" && opts.Kind == ForgeGitea {
-			opts.APIURL = host
+		switch opts.Kind {
+		case ForgeGitea:
+			if opts.APIURL == "" {
+				opts.APIURL = host
+			}
+		case ForgeGitLab:
+			if opts.Owner, err = gitlabNamespace(opts.RepoURL); err != nil {
+				return nil, err
+			}
+			if opts.APIURL == "" {
+				opts.APIURL = host + "/api/v4"
+			}
 		}
 	}
 	switch opts.Kind {
@@ -104,13 +118,25 @@ func NewForge(opts ForgeOptions) (Forge, error) {
 		return newGitea(opts)
 	case ForgeGitHub:
 		return newGitHub(opts)
+	case ForgeGitLab:
+		return newGitLab(opts)
 	}
-	return nil, fmt.Errorf("forge: unknown kind %q: want gitea or github", opts.Kind)
+	return nil, fmt.Errorf("forge: unknown kind %q: want gitea, github or gitlab", opts.Kind)
 }
 
 // ownerRepo reads owner, repository and scheme://host from an https://host/owner/repo(.git)
-// or git@host:owner/repo(.git) URL.
+// or git@host:owner/repo(.git) URL. The owner is the segment before the repository's.
 func ownerRepo(raw string) (owner, repo, host string, err error) {
+	parts, host, err := repoPath(raw)
+	if err != nil {
+		return "", "", "", err
+	}
+	return parts[len(parts)-2], parts[len(parts)-1], host, nil
+}
+
+// repoPath reads the path segments (at least two, without .git) and scheme://host of a
+// repository URL, as ownerRepo documents.
+func repoPath(raw string) (parts []string, host string, err error) {
 	var p string
 	if u, perr := url.Parse(raw); perr == nil && u.Host != "" {
 		p, host = u.Path, u.Scheme+"://"+u.Host
@@ -120,13 +146,13 @@ func ownerRepo(raw string) (owner, repo, host string, err error) {
 	} else if at, rest, ok := strings.Cut(raw, ":"); ok && strings.Contains(at, "@") {
 		p, host = rest, "https://"+at[strings.Index(at, "@")+1:]
 	} else {
-		return "", "", "", fmt.Errorf("forge: cannot read owner and repository from %s", RedactURL(raw))
+		return nil, "", fmt.Errorf("forge: cannot read owner and repository from %s", RedactURL(raw))
 	}
-	parts := strings.Split(strings.Trim(strings.TrimSuffix(p, ".git"), "/"), "/")
+	parts = strings.Split(strings.Trim(strings.TrimSuffix(p, ".git"), "/"), "/")
 	if len(parts) < 2 {
-		return "", "", "", fmt.Errorf("forge: cannot read owner and repository from %s", RedactURL(raw))
+		return nil, "", fmt.Errorf("forge: cannot read owner and repository from %s", RedactURL(raw))
 	}
-	return parts[len(parts)-2], parts[len(parts)-1], host, nil
+	return parts, host, nil
 }
 
 func forgeErr(kind ForgeKind, owner, repo, op string, err error, token string) error {
