@@ -51,8 +51,8 @@ Exit status: 0 every proposal opened (or nothing drifted), 2 an error or a refus
 	f.kube.register(cmd.Flags())
 	f.checks.register(cmd.Flags())
 	cmd.Flags().StringVar(&f.sourceName, "source-name", "", "value of the plumbline.dev/source label of this source's objects (default: derived from the repository URL and path)")
-	cmd.Flags().StringVar(&f.forge, "forge", "", "forge API: gitea or github")
-	cmd.Flags().StringVar(&f.apiURL, "api-url", "", "forge API root (default: https://api.github.com/ for github; the scheme and host of --repo for gitea)")
+	cmd.Flags().StringVar(&f.forge, "forge", "", "forge API: gitea, github or gitlab")
+	cmd.Flags().StringVar(&f.apiURL, "api-url", "", "forge API root (default: https://api.github.com/ for github; the scheme and host of --repo for gitea, and that followed by /api/v4 for gitlab)")
 	cmd.Flags().StringVar(&f.tokenFile, "token-file", "", "file holding the forge API token")
 	cmd.Flags().StringVar(&f.base, "base", "", "branch the pull requests merge into (default: --ref, else the remote's default branch)")
 	cmd.Flags().StringVar(&f.authorName, "author-name", "Plumbline", "author of the proposal commits")
@@ -66,8 +66,10 @@ func (f *proposeFlags) run(cmd *cobra.Command, g *globalFlags) error {
 	if f.source.repo == "" {
 		return fmt.Errorf("--repo is required: a proposal is pushed to a remote repository")
 	}
-	if f.forge != string(gitsource.ForgeGitea) && f.forge != string(gitsource.ForgeGitHub) {
-		return fmt.Errorf("--forge %q: want gitea or github", f.forge)
+	switch gitsource.ForgeKind(f.forge) {
+	case gitsource.ForgeGitea, gitsource.ForgeGitHub, gitsource.ForgeGitLab:
+	default:
+		return fmt.Errorf("--forge %q: want gitea, github or gitlab", f.forge)
 	}
 	if f.tokenFile == "" {
 		return fmt.Errorf("--token-file is required")
