@@ -63,7 +63,7 @@ func (n *Notifier) run(ctx context.Context, source string) {
 	attempt := 0
 	for ctx.Err() == nil {
 		q.mu.Lock()
-		empty := q.st == nil || len(q.st.Outbox) == 0
+		empty := q.st == nil || len(q.st.Outbox) == 0 || q.st.Outbox[0].Held
 		q.mu.Unlock()
 		if empty {
 			select {
@@ -192,7 +192,7 @@ func head(st *State) batch {
 		if first.Batch > 0 && len(b.items) == first.Batch {
 			break // the same message as the attempt that may have reached Slack
 		}
-		if it.Kind != KindReply || it.Root != first.Root || len(b.text)+1+len(it.Text) > maxSectionText {
+		if it.Held || it.Kind != KindReply || it.Root != first.Root || len(b.text)+1+len(it.Text) > maxSectionText {
 			break
 		}
 		b.items = append(b.items, it)

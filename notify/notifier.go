@@ -171,6 +171,37 @@ func (n *Notifier) load(ctx context.Context, source string, q *queue) error {
 // that already has a root is not posted again (across restarts too); a silenced one is not
 // posted. It does not wait for Slack.
 func (n *Notifier) Notify(ctx context.Context, note Notification) error {
+	return n.enqueue(ctx, note, false)
+}
+
+// Stage queues and saves a notification as Notify does, but holds it, and whatever is staged
+// after it, until Release. A caller that records what it tells elsewhere (the controller, the
+// Source's status) stages first and releases after it recorded: a crash between the two loses
+// nothing, since the outbox is saved, and repeats no root, since a root is deduplicated by
+// incident. The hold lives in memory only: a restarted notifier sends what it finds.
+func (n *Notifier) Stage(ctx context.Context, note Notification) error {
+	return n.enqueue(ctx, note, true)
+}
+
+// Release sends what was staged for a Source.
+func (n *Notifier) Release(source string) {
+	q := n.queue(source)
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.st == nil {
+		return
+	}
+	held := false
+	for i := range q.st.Outbox {
+		held = held || q.st.Outbox[i].Held
+		q.st.Outbox[i].Held = false
+	}
+	if held {
+		n.kick(source, q)
+	}
+}
+
+func (n *Notifier) enqueue(ctx context.Context, note Notification, hold bool) error {
 	t, err := n.opts.Target(ctx, note.Source)
 	if errors.Is(err, ErrNoSlack) {
 		return nil
@@ -206,10 +237,15 @@ func (n *Notifier) Notify(ctx context.Context, note Notification) error {
 	if len(st.Outbox) == before {
 		return nil
 	}
+	for i := before; i < len(st.Outbox); i++ {
+		st.Outbox[i].Held = hold
+	}
 	if err := n.opts.Store.Save(ctx, note.Source, st); err != nil {
 		return fmt.Errorf("%s: save Slack outbox: %w", note.Source, err)
 	}
-	n.kick(note.Source, q)
+	if !hold {
+		n.kick(note.Source, q)
+	}
 	return nil
 }
 

@@ -73,6 +73,9 @@ type Item struct {
 	// Batch is how many items (this one and the replies after it) the failed attempt joined
 	// into one message, so that the next attempt sends the same message and no more.
 	Batch int `json:"batch,omitempty"`
+	// Held is true from Stage to Release: the item, and every one after it, waits. It is not
+	// saved, so a restarted notifier sends it.
+	Held bool `json:"-"`
 }
 
 // Store keeps each Source's State in the cluster. Load returns an empty State when there is

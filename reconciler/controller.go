@@ -278,6 +278,7 @@ func (c *Controller) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	}
 	c.metrics.reconciled(req.String(), c.opts.Now().Sub(start), err == nil && st.pollErr == nil, c.opts.Now())
 	if err != nil {
+		c.markDirty(st) // the status was not written: the retry makes a pass, which writes it
 		return reconcile.Result{}, err
 	}
 	if wait > 0 && wait < next {

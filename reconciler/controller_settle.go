@@ -14,8 +14,9 @@ import (
 	"github.com/plumbline/plumbline/report"
 )
 
-// settle turns one comparison into incidents, decides and acts, writes the status, and then
-// tells the notifier what changed. It returns how soon the Source wants another pass (a revert
+// settle turns one comparison into incidents, decides and acts, writes the status, and tells
+// the notifier what changed: a staging notifier (Slack) saves it before the status is written
+// and sends it after; any other hears of it after. It returns how soon the Source wants another pass (a revert
 // waiting for its backoff), or 0.
 func (c *Controller) settle(ctx context.Context, src *v1alpha1.Source, st *sourceState, rep *report.Report) (time.Duration, error) {
 	key := types.NamespacedName{Namespace: src.Namespace, Name: src.Name}
@@ -45,12 +46,32 @@ func (c *Controller) settle(ctx context.Context, src *v1alpha1.Source, st *sourc
 	notes = append(notes, c.proposals(ctx, src, st, incidents, notes, now)...)
 	notes = append(notes, c.respondToRuntime(ctx, src, incidents, now)...)
 	st.incidents = incidents
-	if err := c.writeStatus(ctx, src, st, rep, incidents, applied); err != nil {
-		return 0, err
+	notes = batch(notes)
+	for i := range notes {
+		notes[i].Source, notes[i].Revision, notes[i].Report = key.String(), st.revision, rep
 	}
-	for _, n := range batch(notes) {
-		n.Source, n.Revision, n.Report = key.String(), st.revision, rep
-		c.notify(ctx, st, n)
+	// A staging notifier saves the notices before the status and sends them after it, so that
+	// neither a crash nor a failed write between the two loses one; the others are told after.
+	staging, _ := c.opts.Notifier.(StagingNotifier)
+	if staging != nil {
+		for _, n := range notes {
+			if err := staging.Stage(ctx, n); err != nil {
+				c.opts.Log.Error("notify", "source", n.Source, "event", string(n.Event), "err", err)
+			}
+		}
+	}
+	werr := c.writeStatus(ctx, src, st, rep, incidents, applied)
+	for _, n := range notes {
+		c.record(st, n)
+		if staging == nil {
+			c.tell(ctx, n)
+		}
+	}
+	if staging != nil {
+		staging.Release(ctx, key.String())
+	}
+	if werr != nil {
+		return 0, werr
 	}
 	if st.pollErr == nil {
 		st.announcedErr = ""
@@ -83,6 +104,13 @@ func batch(notes []Notification) []Notification {
 // notify tells the notifier, records the Event that goes with it, and observes how long the
 // drift took from its watch event to here.
 func (c *Controller) notify(ctx context.Context, st *sourceState, n Notification) {
+	c.record(st, n)
+	c.tell(ctx, n)
+}
+
+// record records the Events that go with a notification, and observes how long the drift took
+// from its watch event to here.
+func (c *Controller) record(st *sourceState, n Notification) {
 	type objectReason struct {
 		obj    report.ObjectRef
 		reason string
@@ -104,6 +132,10 @@ func (c *Controller) notify(ctx context.Context, st *sourceState, n Notification
 	for _, o := range objects { // one Event per object and reason: the events API folds same-reason Events
 		c.objectEvent(n, o.obj, byObject[o])
 	}
+}
+
+// tell tells the notifier of n.
+func (c *Controller) tell(ctx context.Context, n Notification) {
 	if err := c.opts.Notifier.Notify(ctx, n); err != nil {
 		c.opts.Log.Error("notify", "source", n.Source, "event", string(n.Event), "err", err)
 	}

@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/plumbline/plumbline/diff"
 	"github.com/plumbline/plumbline/report"
@@ -213,12 +214,17 @@ func TestDiffControllersAndDefaultsAreNotDrift(t *testing.T) {
 	s.patch("deployments", "web", "kube-controller-manager", `{"metadata":{"annotations":{"deployment.kubernetes.io/revision":"3"}}}`)
 	s.patch("deployments", "web", "istio-operator", `{"metadata":{"labels":{"istio.io/rev":"stable"}},"spec":{"template":{"metadata":{"annotations":{"sidecar.istio.io/status":"injected"}}}}}`)
 	s.patch("services", "web", "cloud-controller", `{"metadata":{"annotations":{"cloud.example.com/lb-id":"lb-123"}}}`)
-	dep, err := env.Clientset.AppsV1().Deployments(s.namespace).Get(s.ctx, "web", metav1.GetOptions{})
+	// The real deployment controller writes this status too: re-read on a conflict.
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		dep, err := env.Clientset.AppsV1().Deployments(s.namespace).Get(s.ctx, "web", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		dep.Status.Replicas, dep.Status.ReadyReplicas, dep.Status.ObservedGeneration = 4, 4, dep.Generation
+		_, err = env.Clientset.AppsV1().Deployments(s.namespace).UpdateStatus(s.ctx, dep, metav1.UpdateOptions{FieldManager: "kube-controller-manager"})
+		return err
+	})
 	if err != nil {
-		t.Fatal(err)
-	}
-	dep.Status.Replicas, dep.Status.ReadyReplicas, dep.Status.ObservedGeneration = 4, 4, dep.Generation
-	if _, err := env.Clientset.AppsV1().Deployments(s.namespace).UpdateStatus(s.ctx, dep, metav1.UpdateOptions{FieldManager: "kube-controller-manager"}); err != nil {
 		t.Fatal(err)
 	}
 	// A person scaling a Deployment whose replicas Git does not declare is not drift either.

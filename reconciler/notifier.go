@@ -66,6 +66,18 @@ type Notifier interface {
 	Notify(ctx context.Context, n Notification) error
 }
 
+// StagingNotifier is a Notifier that can make a notification durable before it sends it. The
+// controller stages a pass's notifications before it writes the Source's status and releases
+// them after, so that a crash, or a failed status write, between the two loses no notice (the
+// incident is in the status, or in the outbox, or both); a repeat after a restart is
+// deduplicated by incident. Other notifiers are told after the status is written.
+type StagingNotifier interface {
+	Notifier
+	// Stage saves n and holds it; Release sends what was staged for a Source.
+	Stage(ctx context.Context, n Notification) error
+	Release(ctx context.Context, source string)
+}
+
 // ThreadLinker is a Notifier that can link to where it told of an incident: the Slack
 // notifier gives the permalink of the incident's thread, for its pull request's body.
 type ThreadLinker interface {

@@ -49,7 +49,9 @@ type SlackNotifier struct {
 	secrets client.Reader
 	opts    SlackOptions
 
-	mu       sync.Mutex
+	mu sync.Mutex
+	// staged are the notifications staged for each Source, for opts.Also at Release.
+	staged   map[string][]Notification
 	problems map[string]string
 	onChange func(source string)
 	counter  func(result string)
@@ -65,7 +67,7 @@ func NewSlackNotifier(sources, secrets client.Reader, store notify.Store, opts S
 	if opts.Also == nil {
 		opts.Also = LogNotifier{Log: opts.Log}
 	}
-	s := &SlackNotifier{sources: sources, secrets: secrets, opts: opts, problems: map[string]string{}}
+	s := &SlackNotifier{sources: sources, secrets: secrets, opts: opts, problems: map[string]string{}, staged: map[string][]Notification{}}
 	no := opts.Notify
 	no.Store, no.Target, no.OnResult, no.OnThread = store, s.target, s.onResult, s.threadPosted
 	n, err := notify.New(no)
@@ -88,16 +90,46 @@ func (s *SlackNotifier) NeedLeaderElection() bool { return true }
 // Notify tells n to opts.Also (the log) and queues it for Slack. A Source without Slack costs
 // nothing more.
 func (s *SlackNotifier) Notify(ctx context.Context, n Notification) error {
+	s.also(ctx, n)
+	return s.n.Notify(ctx, s.convert(ctx, n))
+}
+
+// Stage saves n in the Source's Slack outbox and holds it until Release, which also tells it to
+// opts.Also.
+func (s *SlackNotifier) Stage(ctx context.Context, n Notification) error {
+	s.mu.Lock()
+	s.staged[n.Source] = append(s.staged[n.Source], n)
+	s.mu.Unlock()
+	return s.n.Stage(ctx, s.convert(ctx, n))
+}
+
+// Release tells opts.Also what was staged for source and sends it to Slack.
+func (s *SlackNotifier) Release(ctx context.Context, source string) {
+	s.mu.Lock()
+	staged := s.staged[source]
+	delete(s.staged, source)
+	s.mu.Unlock()
+	for _, n := range staged {
+		s.also(ctx, n)
+	}
+	s.n.Release(source)
+}
+
+func (s *SlackNotifier) also(ctx context.Context, n Notification) {
 	if err := s.opts.Also.Notify(ctx, n); err != nil {
 		s.opts.Log.Error("notify", "source", n.Source, "event", string(n.Event), "err", err)
 	}
+}
+
+// convert turns a controller notification into notify's, with the Source's mode.
+func (s *SlackNotifier) convert(ctx context.Context, n Notification) notify.Notification {
 	mode := ""
 	var src v1alpha1.Source
 	if ns, name, ok := cutSource(n.Source); ok && s.sources.Get(ctx, keyOfName(ns, name), &src) == nil && len(n.Incidents) > 0 {
 		mode = string(src.Spec.Mode.For(string(n.Incidents[0].Type)))
 	}
-	return s.n.Notify(ctx, notify.Notification{Event: notify.Event(n.Event), Source: n.Source, Revision: n.Revision,
-		Mode: mode, Incidents: n.Incidents, Detail: n.Detail})
+	return notify.Notification{Event: notify.Event(n.Event), Source: n.Source, Revision: n.Revision,
+		Mode: mode, Incidents: n.Incidents, Detail: n.Detail}
 }
 
 // ThreadLink is the permalink of the Slack thread of an incident, or "" while it has none.
