@@ -121,6 +121,8 @@ type sourceState struct {
 	announcedErr string
 	reverts      map[report.ObjectRef]*revertPace
 	fights       *fightTracker
+	// pollNow is set, under c.mu, by a forge webhook of a push: fetch Git at the next reconcile.
+	pollNow bool
 	// incidents are the Source's open incidents. They are read from its status once, when the
 	// state is made (a start, a leader change), and kept here after: the cached Source that a
 	// reconcile reads may not show the status the previous one wrote yet.
@@ -251,7 +253,7 @@ func (c *Controller) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		st.appliedRevision = src.Status.LastAppliedRevision
 	}
 	interval := src.Spec.PollInterval()
-	if !st.good || st.generation != src.Generation || start.Sub(st.polledAt) >= interval {
+	if c.takePollNow(st) || !st.good || st.generation != src.Generation || start.Sub(st.polledAt) >= interval {
 		c.poll(ctx, &src, st)
 	}
 	next := jitter(interval - c.opts.Now().Sub(st.polledAt))

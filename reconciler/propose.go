@@ -35,6 +35,8 @@ type proposalMemo struct {
 	checked map[string]time.Time
 	keep    map[string]string
 	link    map[string]bool
+	// hooked is set by a forge webhook of a pull request: look at every open one now.
+	hooked bool
 }
 
 func (c *Controller) proposalMemo(st *sourceState) *proposalMemo {
@@ -54,7 +56,7 @@ func proposalsDue(st *sourceState, src *v1alpha1.Source, now time.Time) bool {
 	if memo == nil {
 		return false
 	}
-	if len(memo.keep) > 0 {
+	if len(memo.keep) > 0 || memo.hooked {
 		return true
 	}
 	for fp := range memo.link {
@@ -108,8 +110,8 @@ func (c *Controller) ProposeIncident(ctx context.Context, src types.NamespacedNa
 func (c *Controller) proposals(ctx context.Context, src *v1alpha1.Source, st *sourceState, incidents map[string]*report.Incident, notes []Notification, now time.Time) []Notification {
 	memo := c.proposalMemo(st)
 	c.mu.Lock()
-	keep, link := memo.keep, memo.link
-	memo.keep, memo.link = map[string]string{}, map[string]bool{}
+	keep, link, hooked := memo.keep, memo.link, memo.hooked
+	memo.keep, memo.link, memo.hooked = map[string]string{}, map[string]bool{}, false
 	c.mu.Unlock()
 	var out []Notification
 	for _, n := range notes {
@@ -149,7 +151,7 @@ func (c *Controller) proposals(ctx context.Context, src *v1alpha1.Source, st *so
 			if link[fp] && p.Thread == "" {
 				c.linkThread(ctx, src, inc)
 			}
-			if now.Sub(memo.checked[fp]) < interval {
+			if !hooked && now.Sub(memo.checked[fp]) < interval {
 				continue
 			}
 			memo.checked[fp] = now

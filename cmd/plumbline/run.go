@@ -41,6 +41,7 @@ type runFlags struct {
 	fightWindow     time.Duration
 	leaderElectName string
 	slack           slackFlags
+	forgeHookAddr   string
 	events          eventsFlags
 	inside          runInsideFlags
 	guard           guardFlags
@@ -75,6 +76,7 @@ and on drift alerts, reverts or prunes as the Source's modes say. One replica le
 	fs.IntVar(&f.fightThreshold, "fight-threshold", 3, "reverts of one field within --fight-window before Plumbline stops and reports a fight")
 	fs.DurationVar(&f.fightWindow, "fight-window", 10*time.Minute, "the window of --fight-threshold")
 	f.slack.register(fs)
+	fs.StringVar(&f.forgeHookAddr, "forge-webhook-addr", "", "address to serve the forges' webhooks on (POST /hooks/<namespace>/<source>, signed with the key webhookSecret of spec.propose.secretRef), e.g. :9292; empty: pull requests and Git are polled at each Source's interval only")
 	addEventsFlags(fs, &f.events)
 	f.inside.register(fs)
 	addAdmissionFlags(cmd, &f.guard)
@@ -157,6 +159,11 @@ func (f *runFlags) run(cmd *cobra.Command, g *globalFlags) error {
 	}
 	if err := f.slack.wire(mgr, ctl, cfg, ns, log); err != nil {
 		return err
+	}
+	if f.forgeHookAddr != "" {
+		if err := mgr.Add(leaderServer{flag: "forge-webhook-addr", addr: f.forgeHookAddr, handler: ctl.ForgeWebhook()}); err != nil {
+			return err
+		}
 	}
 	metrics.Registry.MustRegister(ctl.Metrics().Collectors()...)
 	if err := ctl.SetupWithManager(mgr, f.workers); err != nil {

@@ -85,21 +85,23 @@ func (f *slackFlags) wire(mgr ctrl.Manager, ctl *reconciler.Controller, cfg *res
 	if err != nil {
 		return err
 	}
-	return mgr.Add(interactionsServer{addr: f.interactionsAddr, handler: h})
+	return mgr.Add(leaderServer{flag: "slack-interactions-addr", addr: f.interactionsAddr, handler: h})
 }
 
-// interactionsServer serves Slack's interactivity endpoint on the leader.
-type interactionsServer struct {
-	addr    string
-	handler http.Handler
+// leaderServer serves one HTTP endpoint on the leader: what it acts through (the controller's
+// state and its watches) lives there.
+type leaderServer struct {
+	// flag names the address's flag in errors.
+	flag, addr string
+	handler    http.Handler
 }
 
-func (s interactionsServer) NeedLeaderElection() bool { return true }
+func (s leaderServer) NeedLeaderElection() bool { return true }
 
-func (s interactionsServer) Start(ctx context.Context) error {
+func (s leaderServer) Start(ctx context.Context) error {
 	ln, err := net.Listen("tcp", s.addr)
 	if err != nil {
-		return fmt.Errorf("--slack-interactions-addr %s: %w", s.addr, err)
+		return fmt.Errorf("--%s %s: %w", s.flag, s.addr, err)
 	}
 	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second}
 	go func() {

@@ -291,6 +291,11 @@ REQUIRE_SIGNIN_VIEW = false
 [mailer]
 ENABLED = false
 
+[webhook]
+; the tests' webhook receivers listen on 127.0.0.1
+ALLOWED_HOST_LIST = loopback
+DELIVER_TIMEOUT = 5
+
 [oauth2]
 ENABLED = false
 
