@@ -142,6 +142,13 @@ func (c *Controller) proposals(ctx context.Context, src *v1alpha1.Source, st *so
 		case p != nil && p.State == string(v1alpha1.ProposalFailed) && wants && now.Sub(memo.checked[fp]) >= interval:
 			out = append(out, c.open(ctx, src, st, inc, now)...)
 			memo.checked[fp] = now
+		case p != nil && p.State == string(v1alpha1.ProposalMerged) && wants && p.MergedRevision != "" && st.pollErr == nil &&
+			st.revision.Revision != p.MergedRevision:
+			// Git moved past the merge and the drift is still here: the merge did not declare it
+			// (the branch was edited before the merge). Propose what runs again.
+			inc.Proposal = nil
+			out = append(out, c.open(ctx, src, st, inc, now)...)
+			memo.checked[fp] = now
 		case p != nil && p.State == string(v1alpha1.ProposalOpen):
 			if ch, err := c.cluster.changeFor(ctx, inc, now); err == nil && ch.digest != p.Change {
 				out = append(out, c.open(ctx, src, st, inc, now)...) // the drift changed: the branch follows it
@@ -201,16 +208,18 @@ func (c *Controller) follow(ctx context.Context, src *v1alpha1.Source, st *sourc
 		if pr, err = forge.Get(ctx, p.Number); err == nil {
 			switch pr.State {
 			case gitsource.PullRequestMerged:
-				p.State, p.By, p.Message = string(v1alpha1.ProposalMerged), pr.By, ""
+				p.State, p.By, p.Message, p.MergedRevision = string(v1alpha1.ProposalMerged), pr.By, "", st.revision.Revision
 				c.mu.Lock()
-				st.polledAt = time.Time{} // Git has the change now: poll it at the next pass
+				st.polledAt = time.Time{} // Git has the change now: poll it at the next pass, now
 				st.dirty = true
 				c.mu.Unlock()
+				c.reconcileSoon(keyOfSource(src))
 				c.event(src, "Normal", "ProposalMerged", fmt.Sprintf("%s: %s merged by %s", inc.Object, p.URL, byName(pr.By)))
 				return []Notification{{Event: EventProposalMerged, Incidents: []*report.Incident{inc}, Detail: "merged by " + byName(pr.By)}}
 			case gitsource.PullRequestClosed:
 				p.State, p.By, p.Message = string(v1alpha1.ProposalClosed), pr.By, ""
-				c.markDirty(st) // rejected: the next pass reverts
+				c.markDirty(st) // rejected: the next pass, now, reverts
+				c.reconcileSoon(keyOfSource(src))
 				c.event(src, "Normal", "ProposalClosed", fmt.Sprintf("%s: %s closed by %s", inc.Object, p.URL, byName(pr.By)))
 				return []Notification{{Event: EventProposalClosed, Incidents: []*report.Incident{inc}, Detail: "closed by " + byName(pr.By) + ": reverting to Git"}}
 			}
@@ -623,7 +632,7 @@ func proposalToStatus(p *report.Proposal) *v1alpha1.Proposal {
 		return nil
 	}
 	return &v1alpha1.Proposal{State: v1alpha1.ProposalState(p.State), URL: p.URL, Number: p.Number, Branch: p.Branch,
-		BaseCommit: p.BaseCommit, Change: p.Change, By: p.By, Thread: truncate(p.Thread, 2048), Message: truncate(p.Message, 2048)}
+		BaseCommit: p.BaseCommit, Change: p.Change, By: p.By, MergedRevision: p.MergedRevision, Thread: truncate(p.Thread, 2048), Message: truncate(p.Message, 2048)}
 }
 
 func proposalFromStatus(p *v1alpha1.Proposal) *report.Proposal {
@@ -631,5 +640,5 @@ func proposalFromStatus(p *v1alpha1.Proposal) *report.Proposal {
 		return nil
 	}
 	return &report.Proposal{State: string(p.State), URL: p.URL, Number: p.Number, Branch: p.Branch,
-		BaseCommit: p.BaseCommit, Change: p.Change, By: p.By, Thread: p.Thread, Message: p.Message}
+		BaseCommit: p.BaseCommit, Change: p.Change, By: p.By, MergedRevision: p.MergedRevision, Thread: p.Thread, Message: p.Message}
 }

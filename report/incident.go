@@ -61,6 +61,8 @@ type Proposal struct {
 	Change     string `json:"change,omitempty"`
 	// By is who merged or closed it.
 	By string `json:"by,omitempty"`
+	// MergedRevision is the Source's revision when the merge was seen.
+	MergedRevision string `json:"mergedRevision,omitempty"`
 	// Thread links to the incident's Slack thread once the body carries the link.
 	Thread  string `json:"thread,omitempty"`
 	Message string `json:"message,omitempty"`

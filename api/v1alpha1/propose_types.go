@@ -67,6 +67,10 @@ type Proposal struct {
 	// By is who merged or closed it.
 	// +optional
 	By string `json:"by,omitempty"`
+	// MergedRevision is the Source's revision when the merge was seen. A drift still there at a
+	// later revision (the merge did not declare it) is proposed again.
+	// +optional
+	MergedRevision string `json:"mergedRevision,omitempty"`
 	// Thread links to the incident's Slack thread, once the pull request's body carries it.
 	// +kubebuilder:validation:MaxLength=2048
 	// +optional

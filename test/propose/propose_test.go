@@ -1,12 +1,14 @@
 package propose
 
 import (
+	"encoding/base64"
 	"strings"
 	"testing"
 	"time"
 
 	sdk "code.gitea.io/sdk/gitea"
 	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	v1alpha1 "github.com/plumbline/plumbline/api/v1alpha1"
@@ -432,5 +434,64 @@ func TestRestartKeepsOnePullRequest(t *testing.T) {
 	inc := s.source().Status.Incidents
 	if len(inc) != 1 || inc[0].Proposal == nil || inc[0].Proposal.Number != pr.Index || inc[0].Proposal.State != "open" {
 		t.Errorf("status after the restart: %+v", inc)
+	}
+}
+
+// TestMergeOfEditedBranchProposesAgain: a reviewer edits the pull request's branch (replicas 3,
+// not the live 5) and merges it: Git moved, the drift is still there, so Plumbline proposes what
+// runs again in a new pull request, and reverts nothing. The Source polls every 10 minutes and
+// hears only of pull requests by webhook, so the merge is seen before Git is fetched again.
+func TestMergeOfEditedBranchProposesAgain(t *testing.T) {
+	t.Parallel()
+	s := newScene(t, map[string]string{"apps/web.yaml": webDeployment}, "apps")
+	spec := s.proposeSpec("apps")
+	spec.Interval = &metav1.Duration{Duration: 10 * time.Minute}
+	s.start(spec)
+	s.giteaHook(s.withWebhook(), "pull_request")
+	s.eventually(30*time.Second, "the Source is watched", func() bool { return s.source().Status.LastFetchedRevision != "" })
+	s.kubectl("scale", "deployment/web", "--replicas=5")
+	pr := s.onePull()
+
+	file, _, err := s.gitea.GetContents(gitea.AdminUser, s.repoName, pr.Head.Ref, "apps/web.yaml")
+	if err != nil || file.Content == nil {
+		t.Fatalf("read the branch's file: %v", err)
+	}
+	text, err := base64.StdEncoding.DecodeString(*file.Content)
+	if err != nil || !strings.Contains(string(text), "replicas: 5") {
+		t.Fatalf("the branch's file: %v\n%s", err, text)
+	}
+	edited := strings.Replace(string(text), "replicas: 5", "replicas: 3", 1)
+	if _, _, err := s.gitea.UpdateFile(gitea.AdminUser, s.repoName, "apps/web.yaml", sdk.UpdateFileOptions{
+		FileOptions: sdk.FileOptions{BranchName: pr.Head.Ref, Message: "three is enough"}, SHA: file.SHA,
+		Content: base64.StdEncoding.EncodeToString([]byte(edited))}); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _, err := s.gitea.MergePullRequest(gitea.AdminUser, s.repoName, pr.Index, sdk.MergePullRequestOption{Style: sdk.MergeStyleMerge}); err != nil || !ok {
+		t.Fatalf("merge: %v %v", ok, err)
+	}
+	s.eventually(60*time.Second, "a second pull request", func() bool { return len(s.notes.of(reconciler.EventProposalOpened)) == 2 })
+	prs := s.pulls()
+	if len(prs) != 2 {
+		t.Fatalf("%d pull requests, want 2", len(prs))
+	}
+	var again *sdk.PullRequest
+	for _, p := range prs {
+		if p.Index != pr.Index {
+			again = p
+		}
+	}
+	if again == nil || again.State != sdk.StateOpen {
+		t.Fatalf("the new pull request: %+v", again)
+	}
+	want := []string{"-  replicas: 3 # two is enough, until it is not", "+  replicas: 5 # two is enough, until it is not"}
+	if got := changedLines(s.diffOf(again)); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("changed lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if r := s.replicas(); r != 5 {
+		t.Errorf("replicas %d, want 5: nothing is reverted in propose mode", r)
+	}
+	inc := s.source().Status.Incidents
+	if len(inc) != 1 || inc[0].Proposal == nil || inc[0].Proposal.Number != again.Index || inc[0].Proposal.State != v1alpha1.ProposalOpen {
+		t.Errorf("status incidents: %+v", inc)
 	}
 }

@@ -41,11 +41,14 @@ func (s *scene) withWebhook() string {
 	return srv.URL + "/hooks/" + s.ns + "/" + s.key.Name
 }
 
-// giteaHook makes Gitea deliver the repository's pull request and push events to url.
-func (s *scene) giteaHook(url string) {
+// giteaHook makes Gitea deliver the repository's events (default: pull request and push) to url.
+func (s *scene) giteaHook(url string, events ...string) {
 	s.t.Helper()
+	if len(events) == 0 {
+		events = []string{"pull_request", "push"}
+	}
 	_, _, err := s.gitea.CreateRepoHook(gitea.AdminUser, s.repoName, sdk.CreateHookOption{Type: sdk.HookTypeGitea, Active: true, BranchFilter: "*",
-		Events: []string{"pull_request", "push"}, Config: map[string]string{"url": url, "content_type": "json", "secret": hookSecret}})
+		Events: events, Config: map[string]string{"url": url, "content_type": "json", "secret": hookSecret}})
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -151,4 +154,24 @@ func TestWebhookPushFetchesAtOnce(t *testing.T) {
 	tip2 := gitserver.Commit(t, s.local, map[string]string{"NOTES.md": "another change\n"}, "more notes")
 	s.push()
 	s.eventually(20*time.Second, "Gitea's push delivery is fetched", func() bool { return s.source().Status.LastFetchedRevision == tip2 })
+}
+
+// TestWebhookCloseRevertsAtOnce: a pull request closed unmerged is a rejection, and with the
+// webhook the revert follows in seconds although the Source polls every 10 minutes.
+func TestWebhookCloseRevertsAtOnce(t *testing.T) {
+	t.Parallel()
+	s := newScene(t, map[string]string{"apps/web.yaml": webDeployment}, "apps")
+	spec := s.proposeSpec("apps")
+	spec.Interval = &metav1.Duration{Duration: 10 * time.Minute}
+	s.start(spec)
+	s.giteaHook(s.withWebhook(), "pull_request")
+	s.eventually(30*time.Second, "the Source is watched", func() bool { return s.source().Status.LastFetchedRevision != "" })
+	s.kubectl("scale", "deployment/web", "--replicas=6")
+	pr := s.onePull()
+	closed := sdk.StateClosed
+	if _, _, err := s.gitea.EditPullRequest(gitea.AdminUser, s.repoName, pr.Index, sdk.EditPullRequestOption{State: &closed}); err != nil {
+		t.Fatal(err)
+	}
+	s.eventually(30*time.Second, "the close is seen through the webhook", func() bool { return len(s.notes.of(reconciler.EventProposalClosed)) == 1 })
+	s.eventually(30*time.Second, "the revert", func() bool { return len(s.notes.of(reconciler.EventReverted)) >= 1 && s.replicas() == 2 })
 }
