@@ -55,6 +55,7 @@ bench: control-plane build
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./images/inventory/ ./images/vulns/ ./notify/
 	$(GO) test -run '^$$' -bench . -benchtime 10x ./test/activity/
 	$(GO) test -run '^$$' -bench . -benchtime 1000x ./test/admission/
+	$(GO) test -run '^$$' -bench . -benchtime 200x -benchmem ./test/propose/
 
 ## fuzz: a short run of every fuzz target
 fuzz:

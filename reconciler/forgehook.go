@@ -31,9 +31,13 @@ const WebhookSecretKey = "webhookSecret"
 // request event of a plumbline/ branch makes it look at its pull requests (a merge resolves the
 // incident in seconds, a close reverts); a push to the Source's branch makes it fetch Git.
 // Anything else is answered and ignored. The endpoint reads only the Source and its Secret, at
-// most 20 requests a second; a delivery that is not signed changes nothing.
-func (c *Controller) ForgeWebhook() http.Handler {
-	limit := rate.NewLimiter(20, 40)
+// most perSecond requests a second (0: 20) so that a flood costs the API server little; a
+// delivery that is not signed changes nothing.
+func (c *Controller) ForgeWebhook(perSecond rate.Limit) http.Handler {
+	if perSecond <= 0 {
+		perSecond = 20
+	}
+	limit := rate.NewLimiter(perSecond, 2*max(int(perSecond), 1))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", http.MethodPost)

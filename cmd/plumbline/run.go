@@ -161,7 +161,7 @@ func (f *runFlags) run(cmd *cobra.Command, g *globalFlags) error {
 		return err
 	}
 	if f.forgeHookAddr != "" {
-		if err := mgr.Add(leaderServer{flag: "forge-webhook-addr", addr: f.forgeHookAddr, handler: ctl.ForgeWebhook()}); err != nil {
+		if err := mgr.Add(leaderServer{flag: "forge-webhook-addr", addr: f.forgeHookAddr, handler: ctl.ForgeWebhook(0)}); err != nil {
 			return err
 		}
 	}

@@ -20,6 +20,7 @@ import (
 	gitconfig "github.com/go-git/go-git/v5/config"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 	"github.com/go-logr/logr"
+	"golang.org/x/time/rate"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -117,7 +118,7 @@ func (r *notes) String() string {
 
 // scene is one test's namespace, Gitea repository (the Source's remote), Source and controller.
 type scene struct {
-	t        *testing.T
+	t        testing.TB
 	ns       string
 	repoName string
 	cloneURL string
@@ -132,13 +133,15 @@ type scene struct {
 	// slack, when set before start, is the Slack the controller's notifier posts to (the
 	// notifications still reach notes).
 	slack *slackserver.Server
+	// hookRate is the forge webhook endpoint's rate limit; 0: the default.
+	hookRate rate.Limit
 	// stop ends the running controller.
 	stop func()
 }
 
 // newScene pushes tree to a new Gitea repository, applies what dir renders to as a CD tool
 // would, and creates the forge token Secret. It starts nothing: start does.
-func newScene(t *testing.T, tree map[string]string, dir string) *scene {
+func newScene(t testing.TB, tree map[string]string, dir string) *scene {
 	t.Helper()
 	ctx := t.Context()
 	if err := installCRD(); err != nil {

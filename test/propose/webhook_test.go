@@ -13,6 +13,7 @@ import (
 	"time"
 
 	sdk "code.gitea.io/sdk/gitea"
+	"golang.org/x/time/rate"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -36,7 +37,7 @@ func (s *scene) withWebhook() string {
 	if err := s.client.Update(s.t.Context(), &sec); err != nil {
 		s.t.Fatal(err)
 	}
-	srv := httptest.NewServer(s.ctl.ForgeWebhook())
+	srv := httptest.NewServer(s.ctl.ForgeWebhook(s.hookRate))
 	s.t.Cleanup(srv.Close)
 	return srv.URL + "/hooks/" + s.ns + "/" + s.key.Name
 }
@@ -174,4 +175,53 @@ func TestWebhookCloseRevertsAtOnce(t *testing.T) {
 	}
 	s.eventually(30*time.Second, "the close is seen through the webhook", func() bool { return len(s.notes.of(reconciler.EventProposalClosed)) == 1 })
 	s.eventually(30*time.Second, "the revert", func() bool { return len(s.notes.of(reconciler.EventReverted)) >= 1 && s.replicas() == 2 })
+}
+
+// BenchmarkWebhookDelivery: one signed delivery through the endpoint against the real API
+// server: path and size checks, the Source (from the cache), its Secret (from the API server),
+// the HMAC of a 16 KiB body, and the event read. The event is a pull request of a branch that is
+// not Plumbline's, so nothing else runs. Run: go test -run '^$' -bench WebhookDelivery
+// -benchtime 200x ./test/propose/
+func BenchmarkWebhookDelivery(b *testing.B) {
+	s := newScene(b, map[string]string{"apps/web.yaml": webDeployment}, "apps")
+	spec := s.proposeSpec("apps")
+	spec.Interval = &metav1.Duration{Duration: 10 * time.Minute}
+	s.start(spec)
+	s.hookRate = rate.Inf
+	url := s.withWebhook()
+	body := []byte(`{"action":"opened","pull_request":{"head":{"ref":"feature/x"}},"padding":"` + strings.Repeat("x", 16<<10) + `"}`)
+	header := map[string]string{"X-Gitea-Event": "pull_request", "X-Gitea-Signature": sign(body)}
+	for b.Loop() {
+		req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+		for k, v := range header {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			b.Fatalf("status %d", resp.StatusCode)
+		}
+	}
+}
+
+// TestWebhookFloodLimited: past its rate the endpoint answers 429 with Retry-After and reads
+// nothing.
+func TestWebhookFloodLimited(t *testing.T) {
+	t.Parallel()
+	s := newScene(t, map[string]string{"apps/web.yaml": webDeployment}, "apps")
+	s.start(s.proposeSpec("apps"))
+	s.hookRate = 1 // a burst of 2
+	url := s.withWebhook()
+	var codes []int
+	for range 4 {
+		code, _ := post(t, url, map[string]string{"X-Gitea-Event": "ping"}, []byte(`{}`))
+		codes = append(codes, code)
+	}
+	if codes[0] != http.StatusUnauthorized || codes[1] != http.StatusUnauthorized || codes[2] != http.StatusTooManyRequests || codes[3] != http.StatusTooManyRequests {
+		t.Errorf("codes %v, want 401 401 429 429", codes)
+	}
 }
