@@ -432,3 +432,45 @@ func falcoSample(sample, namespace, pod string) ([]byte, error) {
 	b = bytes.ReplaceAll(bytes.ReplaceAll(b, []byte("NAMESPACE"), []byte(namespace)), []byte(`"POD"`), []byte(`"`+pod+`"`))
 	return bytes.TrimSpace(b), nil
 }
+
+// TestBreakGlassEditNamedByAudit: with spec.prevent deny the guard refuses alice's edit; dana,
+// in the break-glass group, gets through, and her edit is still drift, named by the audit log:
+// her user and group, not just kubectl's field manager. alice's refused edit names nobody.
+func TestBreakGlassEditNamedByAudit(t *testing.T) {
+	s := newScene(t, v1alpha1.SourceSpec{Prevent: v1alpha1.PreventDeny})
+	alice := s.user("alice@example.com", "web-team")
+	s.eventually(30*time.Second, "the guard refuses alice", func() bool {
+		out, err := s.kubectl(alice, "set", "image", "deployment/web", "nginx=nginx:1.27")
+		if err == nil { // the guard was not in force yet: put it back
+			if out, err := s.kubectl(alice, "set", "image", "deployment/web", "nginx=nginx:1.25"); err != nil {
+				t.Logf("put the image back: %v\n%s", err, out)
+			}
+			return false
+		}
+		return strings.Contains(out, "is managed by Plumbline") && strings.Contains(out, "ask for break-glass")
+	})
+	dana := s.user("dana@example.com", breakGlass)
+	if out, err := s.kubectl(dana, "set", "image", "deployment/web", "nginx=nginx:1.26"); err != nil {
+		t.Fatalf("break-glass kubectl set image refused: %v\n%s", err, out)
+	}
+	var f *report.Finding
+	s.eventually(30*time.Second, "the break-glass edit is reported", func() bool {
+		f = s.findingOf(report.Modified, "Image changed from 'nginx:1.25' to 'nginx:1.26'")
+		return f != nil && f.Actor != nil
+	})
+	if f.Actor.User != "dana@example.com" || !slices.Contains(f.Actor.Groups, breakGlass) || f.Actor.FieldManager != "kubectl-set" {
+		t.Errorf("actor: %+v", f.Actor)
+	}
+	if !strings.Contains(f.Message, "changed by dana@example.com (kubectl-set") {
+		t.Errorf("message: %s", f.Message)
+	}
+	for _, n := range s.notes.of(reconciler.EventOpened) {
+		for _, inc := range n.Incidents {
+			for _, g := range inc.Findings {
+				if g.Actor != nil && g.Actor.User == "alice@example.com" {
+					t.Errorf("a refused edit is reported as alice's: %s", g.Message)
+				}
+			}
+		}
+	}
+}

@@ -120,6 +120,9 @@ type reconcilerIncident struct {
 	object  string
 }
 
+// breakGlass is the group the guard lets through.
+const breakGlass = "platform:break-glass"
+
 // scene is one test's namespace, Git repository of testdata/web.yaml, Source and controller.
 type scene struct {
 	t      testing.TB
@@ -200,10 +203,17 @@ func (s *scene) start(scheme *runtime.Scheme) {
 	if err != nil {
 		s.t.Fatal(err)
 	}
+	id, err := reconciler.WhoAmI(s.t.Context(), env.Config)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	// A Source with spec.prevent gets the guard: the controller, the test control plane's
+	// kube-controller-manager (it runs as admin) and the break-glass group pass it.
+	guard := reconciler.AdmissionConfig{Identity: id, Users: []string{"admin"}, BreakGlassGroups: []string{breakGlass}, ScaleUsers: reconciler.DefaultScaleUsers()}
 	s.ctl, err = reconciler.NewController(mgr.GetClient(), env.Config, reconciler.ControllerOptions{
 		GitCacheDir: s.t.TempDir(), Notifier: s.notes, APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("plumbline"),
 		Log:      slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-		Activity: &reconciler.ActivityOptions{Stream: receiver},
+		Activity: &reconciler.ActivityOptions{Stream: receiver}, Admission: guard,
 	})
 	if err != nil {
 		s.t.Fatal(err)
