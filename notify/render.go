@@ -386,10 +386,8 @@ func replyText(n Notification, multi bool, at time.Time) string {
 		s = escape(n.Detail)
 	case EventProposalOpened:
 		s = "Pull request opened: " + escape(n.Detail)
-	case EventProposalMerged:
-		s = "Pull request merged: " + escape(n.Detail)
-	case EventProposalClosed:
-		s = "Pull request closed: " + escape(n.Detail)
+	case EventProposalMerged, EventProposalClosed:
+		s = "Pull request " + escape(n.Detail) // "merged by …", "closed by …"
 	case EventProposalFailed:
 		s = "No pull request opened: " + escape(n.Detail)
 	case EventEvicted:

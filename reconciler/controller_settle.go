@@ -1,6 +1,7 @@
 package reconciler
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"maps"
@@ -46,6 +47,11 @@ func (c *Controller) settle(ctx context.Context, src *v1alpha1.Source, st *sourc
 	notes = append(notes, c.proposals(ctx, src, st, incidents, notes, now)...)
 	notes = append(notes, c.respondToRuntime(ctx, src, incidents, now)...)
 	st.incidents = incidents
+	// A resolution is told last: what led to it in the same pass (a merged pull request) goes
+	// first, into the thread the resolution closes.
+	slices.SortStableFunc(notes, func(a, b Notification) int {
+		return cmp.Compare(boolRank(a.Event == EventResolved), boolRank(b.Event == EventResolved))
+	})
 	notes = batch(notes)
 	for i := range notes {
 		notes[i].Source, notes[i].Revision, notes[i].Report = key.String(), st.revision, rep
@@ -81,6 +87,13 @@ func (c *Controller) settle(ctx context.Context, src *v1alpha1.Source, st *sourc
 		c.event(src, "Warning", "SourceFailed", msg)
 	}
 	return wait, nil
+}
+
+func boolRank(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // batch joins the notifications of one pass that share an event and carry no detail of their

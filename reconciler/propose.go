@@ -194,7 +194,7 @@ func (c *Controller) open(ctx context.Context, src *v1alpha1.Source, st *sourceS
 		return nil // rebuilt or updated: the thread knows the pull request
 	}
 	c.event(src, "Normal", "ProposalOpened", fmt.Sprintf("%s: %s", inc.Object, p.URL))
-	return []Notification{{Event: EventProposalOpened, Incidents: []*report.Incident{inc}, Detail: "Pull request opened: " + p.URL}}
+	return []Notification{{Event: EventProposalOpened, Incidents: []*report.Incident{inc}, Detail: p.URL}}
 }
 
 // follow reads an open pull request's state, and rebuilds its branch when the base moved.

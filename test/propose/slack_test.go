@@ -1,9 +1,12 @@
 package propose
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	sdk "code.gitea.io/sdk/gitea"
 
 	"github.com/plumbline/plumbline/api/v1alpha1"
 	"github.com/plumbline/plumbline/reconciler"
@@ -81,15 +84,7 @@ func TestPullRequestLinksSlackThread(t *testing.T) {
 		inc := s.source().Status.Incidents
 		return len(inc) == 1 && inc[0].Proposal != nil && inc[0].Proposal.Thread == link
 	})
-	opened := "Pull request opened: " + pr.HTMLURL
-	s.eventually(30*time.Second, "the thread tells of the pull request", func() bool {
-		for _, m := range s.slack.Messages() {
-			if m.ThreadTS == root.TS && strings.Contains(m.Text, opened) {
-				return true
-			}
-		}
-		return false
-	})
+	s.eventually(30*time.Second, "the thread tells of the pull request", func() bool { return s.threadSays(root.TS, "Pull request opened: "+pr.HTMLURL) })
 	time.Sleep(5 * time.Second) // two more polls: the body is not edited again
 	if got := s.pullBody(pr.Index); got != body {
 		t.Errorf("the body changed again:\n%s\nwas:\n%s", got, body)
@@ -97,6 +92,24 @@ func TestPullRequestLinksSlackThread(t *testing.T) {
 	if n := len(s.pulls()); n != 1 {
 		t.Errorf("%d pull requests, want 1", n)
 	}
+
+	if ok, _, err := s.gitea.MergePullRequest(gitea.AdminUser, s.repoName, pr.Index, sdk.MergePullRequestOption{Style: sdk.MergeStyleMerge}); err != nil || !ok {
+		t.Fatalf("merge: %v %v", ok, err)
+	}
+	s.eventually(60*time.Second, "the thread tells of the merge", func() bool { return s.threadSays(root.TS, "Pull request merged by "+gitea.AdminUser) })
+	s.eventually(60*time.Second, "the thread tells of the resolution", func() bool {
+		return s.threadSays(root.TS, "Resolved: live state matches Git again")
+	})
+}
+
+// threadSays reports whether a reply in the thread of root has a line that is exactly line.
+func (s *scene) threadSays(root, line string) bool {
+	for _, m := range s.slack.Messages() {
+		if m.ThreadTS == root && slices.Contains(strings.Split(m.Text, "\n"), line) {
+			return true
+		}
+	}
+	return false
 }
 
 // TestKeepItLinksSlackThread: "Keep it" pressed in the thread of an alert opens a pull request
