@@ -76,6 +76,7 @@ and on drift alerts, reverts or prunes as the Source's modes say. One replica le
 	fs.DurationVar(&f.fightWindow, "fight-window", 10*time.Minute, "the window of --fight-threshold")
 	f.slack.register(fs)
 	addEventsFlags(fs, &f.events)
+	addLeaderLabelFlags(fs)
 	f.inside.register(fs)
 	addAdmissionFlags(cmd, &f.guard)
 	return cmd
@@ -171,6 +172,9 @@ func (f *runFlags) run(cmd *cobra.Command, g *globalFlags) error {
 		}
 		return nil
 	}); err != nil {
+		return err
+	}
+	if err := wireLeaderLabel(cmd, mgr, ns, log); err != nil {
 		return err
 	}
 	log.Info("starting", "namespace", ns, "leaderElection", f.leaderElect, "version", version)

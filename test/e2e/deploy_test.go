@@ -33,7 +33,7 @@ func TestDeployPassesTheBaseline(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("check deploy/: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	if !strings.Contains(r.stdout, "Passed: the 15 objects") {
+	if !strings.Contains(r.stdout, "Passed: the 17 objects") {
 		t.Errorf("check printed:\n%s", r.stdout)
 	}
 }
