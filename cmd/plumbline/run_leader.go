@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -76,7 +75,7 @@ func (l *leaderLabeler) NeedLeaderElection() bool { return true }
 func (l *leaderLabeler) Start(ctx context.Context) error {
 	if err := l.patch(ctx, true, leaderLabelSetBackoff); err != nil {
 		if ctx.Err() == nil {
-			l.log.Error("leader label: not set", "pod", l.pod.String(), "label", leaderLabel, "error", err.Error())
+			l.log.Error("leader label: not set", "pod", l.pod.String(), "label", leaderLabel, "err", err)
 		}
 	} else {
 		l.log.Info("leader label set", "pod", l.pod.String(), "label", leaderLabel)
@@ -92,7 +91,7 @@ func (l *leaderLabeler) Start(ctx context.Context) error {
 // outcome.
 func (l *leaderLabeler) remove(ctx context.Context, when string) {
 	if err := l.patch(ctx, false, leaderLabelRemoveBackoff); err != nil {
-		l.log.Error("leader label: not removed", "pod", l.pod.String(), "label", leaderLabel, "when", when, "error", err.Error())
+		l.log.Error("leader label: not removed", "pod", l.pod.String(), "label", leaderLabel, "when", when, "err", err)
 		return
 	}
 	l.log.Info("leader label removed", "pod", l.pod.String(), "label", leaderLabel, "when", when)
@@ -103,8 +102,9 @@ func (l *leaderLabeler) remove(ctx context.Context, when string) {
 // API server says that no retry can help (no such pod, an invalid name).
 func (l *leaderLabeler) patch(ctx context.Context, on bool, backoff wait.Backoff) error {
 	var value any // JSON null
+	action := "remove"
 	if on {
-		value = "true"
+		value, action = "true", "set"
 	}
 	body, err := json.Marshal(map[string]any{"metadata": map[string]any{"labels": map[string]any{leaderLabel: value}}})
 	if err != nil {
@@ -120,14 +120,14 @@ func (l *leaderLabeler) patch(ctx context.Context, on bool, backoff wait.Backoff
 		case apierrors.IsNotFound(last), apierrors.IsInvalid(last), apierrors.IsBadRequest(last):
 			return false, last
 		}
-		l.log.Debug("leader label: patch failed, trying again", "pod", l.pod.String(), "error", last.Error())
+		l.log.Warn("leader label: patch failed", "pod", l.pod.String(), "action", action, "err", last)
 		return false, nil
 	})
-	if err != nil && last != nil && !errors.Is(err, last) {
-		return fmt.Errorf("Pod/%s: %w (last attempt: %w)", l.pod, err, last)
+	switch {
+	case err == nil:
+		return nil
+	case last != nil: // the API server's answer says more than "timed out" or "canceled"
+		return fmt.Errorf("Pod/%s: %w", l.pod, last)
 	}
-	if err != nil {
-		return fmt.Errorf("Pod/%s: %w", l.pod, err)
-	}
-	return nil
+	return fmt.Errorf("Pod/%s: %w", l.pod, err)
 }

@@ -295,3 +295,89 @@ func componentService(t *testing.T, path string) *corev1.Service {
 	}
 	return &svc
 }
+
+// TestLeaderLabelRetriesUntilAllowed: a replica that may not patch its pod (RBAC, on the real API
+// server) gives up the removal at start after a few tries and starts anyway, leads and stays
+// ready while its label is refused, says so in its log, and labels its pod once a Role allows
+// it, without a restart.
+func TestLeaderLabelRetriesUntilAllowed(t *testing.T) {
+	ctx := t.Context()
+	cs := env.Clientset
+	ns := newNamespace(t, "leader-rbac")
+	user := ns + "-controller"
+	kubeconfig, _, err := env.AddUser(user, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Everything `run` needs, and no write to pods.
+	everythingButPods := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: user}, Rules: []rbacv1.PolicyRule{
+		{APIGroups: []string{"*"}, Resources: []string{"*"}, Verbs: []string{"get", "list", "watch"}},
+		{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"*"}},
+		{APIGroups: []string{"", "events.k8s.io"}, Resources: []string{"configmaps", "events"}, Verbs: []string{"*"}},
+		{APIGroups: []string{"authentication.k8s.io"}, Resources: []string{"selfsubjectreviews"}, Verbs: []string{"create"}},
+	}}
+	if _, err := cs.RbacV1().ClusterRoles().Create(ctx, everythingButPods, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	subjects := []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: user}}
+	binding := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: user}, Subjects: subjects,
+		RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: user}}
+	if _, err := cs.RbacV1().ClusterRoleBindings().Create(ctx, binding, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := cs.RbacV1().ClusterRoleBindings().Delete(ctx, user, metav1.DeleteOptions{}); err != nil {
+			t.Errorf("delete ClusterRoleBinding %s: %v", user, err)
+		}
+		if err := cs.RbacV1().ClusterRoles().Delete(ctx, user, metav1.DeleteOptions{}); err != nil {
+			t.Errorf("delete ClusterRole %s: %v", user, err)
+		}
+	})
+	// No nodeName: nothing schedules it here, and the pod garbage collector leaves a pod that is
+	// bound to no node alone.
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "plumbline-a", Namespace: ns},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "plumbline", Image: "ghcr.io/plumbline/plumbline:0.1.0"}}}}
+	if _, err := cs.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	a := startRunWith(t, ns, "a", "--kubeconfig", kubeconfig, "--leader-label-pod=plumbline-a")
+	waitUntil(t, 60*time.Second, "the replica to lead", a.leads)
+	// Refused at start (the removal gives up after a few tries) and while leading (it goes on).
+	for _, want := range []string{
+		`"msg":"leader label: not removed","pod":"` + ns + `/plumbline-a","label":"plumbline.dev/leader","when":"start","err":"Pod/` + ns + `/plumbline-a: pods \"plumbline-a\" is forbidden: User \"` + user + `\" cannot patch resource \"pods\"`,
+		`"msg":"leader label: patch failed","pod":"` + ns + `/plumbline-a","action":"set","err":"pods \"plumbline-a\" is forbidden`,
+	} {
+		waitUntil(t, 15*time.Second, "a log line "+want, func() bool { return strings.Contains(a.out.String(), want) })
+	}
+	if !a.ready() {
+		t.Fatal("the leader is not ready while its label is refused")
+	}
+	select {
+	case <-a.done:
+		t.Fatalf("the controller stopped because its label was refused:\n%s", a.out.String())
+	default:
+	}
+
+	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "plumbline-leader", Namespace: ns},
+		Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "patch"}}}}
+	if _, err := cs.RbacV1().Roles(ns).Create(ctx, role, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	rb := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "plumbline-leader", Namespace: ns}, Subjects: subjects,
+		RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "plumbline-leader"}}
+	if _, err := cs.RbacV1().RoleBindings(ns).Create(ctx, rb, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// The backoff doubles from 0.5s; allowed within a few seconds of the first refusal, the next
+	// attempt comes within 20s.
+	waitUntil(t, 20*time.Second, "the label, once allowed", func() bool {
+		p, err := cs.CoreV1().Pods(ns).Get(ctx, "plumbline-a", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.Labels[leaderLabel] == "true"
+	})
+}
