@@ -78,6 +78,7 @@ and on drift alerts, reverts or prunes as the Source's modes say. One replica le
 	f.slack.register(fs)
 	fs.StringVar(&f.forgeHookAddr, "forge-webhook-addr", "", "address to serve the forges' webhooks on (POST /hooks/<namespace>/<source>, signed with the key webhookSecret of spec.propose.secretRef), e.g. :9292; empty: pull requests and Git are polled at each Source's interval only")
 	addEventsFlags(fs, &f.events)
+	addLeaderLabelFlags(fs)
 	f.inside.register(fs)
 	addAdmissionFlags(cmd, &f.guard)
 	return cmd
@@ -178,6 +179,9 @@ func (f *runFlags) run(cmd *cobra.Command, g *globalFlags) error {
 		}
 		return nil
 	}); err != nil {
+		return err
+	}
+	if err := wireLeaderLabel(cmd, mgr, ns, log); err != nil {
 		return err
 	}
 	log.Info("starting", "namespace", ns, "leaderElection", f.leaderElect, "version", version)

@@ -26,25 +26,48 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
-// TestDeployPassesTheBaseline: the install in deploy/ passes Plumbline's own baseline policy.
-// Its image is not published from here, so there is no digest to approve: images are skipped.
+// TestDeployPassesTheBaseline: the install in deploy/, alone and with both of its optional
+// components, passes Plumbline's own baseline policy. Its image is not published from here, so
+// there is no digest to approve: images are skipped.
 func TestDeployPassesTheBaseline(t *testing.T) {
-	r := runCmd(t, nil, plumbline, "check", "--path", "../../deploy", "--skip-images")
-	if r.code != 0 {
-		t.Fatalf("check deploy/: exit %d\n%s%s", r.code, r.stdout, r.stderr)
-	}
-	if !strings.Contains(r.stdout, "Passed: the 15 objects") {
-		t.Errorf("check printed:\n%s", r.stdout)
+	for _, tc := range []struct{ path, want string }{
+		{"../../deploy", "Passed: the 17 objects of ../../deploy"},
+		{"testdata/deploy-with-components", "Passed: the 19 objects of testdata/deploy-with-components"},
+	} {
+		r := runCmd(t, nil, plumbline, "check", "--path", tc.path, "--skip-images")
+		if r.code != 0 {
+			t.Errorf("check %s: exit %d\n%s%s", tc.path, r.code, r.stdout, r.stderr)
+			continue
+		}
+		if !strings.Contains(r.stdout, tc.want) {
+			t.Errorf("check %s printed:\n%s\nwant %q", tc.path, r.stdout, tc.want)
+		}
 	}
 }
 
 // TestDeployInstalls: `kubectl apply -k deploy/` installs on a real API server, and the sample
 // Source shows in `kubectl get sources -A` with the printer columns.
 func TestDeployInstalls(t *testing.T) {
-	kubectl(t, "apply", "--server-side", "-k", "../../deploy")
+	installDeploy(t, "../../deploy")
+	ns := newNamespace(t, "sample")
+	kubectl(t, "apply", "-n", ns, "-f", "../../deploy/samples/source.yaml")
+	out := kubectl(t, "get", "sources", "-A")
+	if !strings.Contains(out, "NAMESPACE") || !strings.Contains(out, "REVISION") || !strings.Contains(out, "sample") {
+		t.Errorf("kubectl get sources -A:\n%s", out)
+	}
+	sa := kubectl(t, "auth", "can-i", "patch", "deployments", "--as=system:serviceaccount:plumbline-system:plumbline", "-A")
+	if strings.TrimSpace(sa) != "yes" {
+		t.Errorf("the controller's account may not patch Deployments: %s", sa)
+	}
+}
+
+// installDeploy applies the install kustomization at dir with kubectl and, when the test ends,
+// deletes its cluster-scoped RBAC, which this package's other tests must not see as orphans.
+// The CRD and the namespace stay: other tests use them.
+func installDeploy(t *testing.T, dir string) {
+	t.Helper()
+	kubectl(t, "apply", "--server-side", "-k", dir)
 	t.Cleanup(func() {
-		// Cluster-scoped, and not this package's other tests' to see as orphans. The CRD and the
-		// namespace stay: other tests use them.
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		for _, args := range [][]string{
@@ -56,16 +79,6 @@ func TestDeployInstalls(t *testing.T) {
 			}
 		}
 	})
-	ns := newNamespace(t, "sample")
-	kubectl(t, "apply", "-n", ns, "-f", "../../deploy/samples/source.yaml")
-	out := kubectl(t, "get", "sources", "-A")
-	if !strings.Contains(out, "NAMESPACE") || !strings.Contains(out, "REVISION") || !strings.Contains(out, "sample") {
-		t.Errorf("kubectl get sources -A:\n%s", out)
-	}
-	sa := kubectl(t, "auth", "can-i", "patch", "deployments", "--as=system:serviceaccount:plumbline-system:plumbline", "-A")
-	if strings.TrimSpace(sa) != "yes" {
-		t.Errorf("the controller's account may not patch Deployments: %s", sa)
-	}
 }
 
 // TestImageIsStaticAndNonRoot takes the binary the Dockerfile builds (CGO_ENABLED=0, static: the
