@@ -38,8 +38,9 @@ func TestDeployComponentsInstall(t *testing.T) {
 	cs := env.Clientset
 
 	for name, want := range map[string]corev1.ServicePort{
-		"plumbline-slack":  {Name: "http", Port: 80, TargetPort: intstr.FromString("slack")},
-		"plumbline-events": {Name: "https", Port: 443, TargetPort: intstr.FromString("events")},
+		"plumbline-slack":       {Name: "http", Port: 80, TargetPort: intstr.FromString("slack")},
+		"plumbline-events":      {Name: "https", Port: 443, TargetPort: intstr.FromString("events")},
+		"plumbline-forge-hooks": {Name: "http", Port: 80, TargetPort: intstr.FromString("forge-hooks")},
 	} {
 		svc, err := cs.CoreV1().Services(ns).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
@@ -72,6 +73,7 @@ func TestDeployComponentsInstall(t *testing.T) {
 		"--slack-interactions-addr=:8443", "--slack-signing-secret-file=/etc/plumbline/slack/signing-secret",
 		"--events-bind-address=:9443", "--events-tls-cert-file=/etc/plumbline/events-tls/tls.crt",
 		"--events-tls-key-file=/etc/plumbline/events-tls/tls.key", "--events-token-file=/etc/plumbline/events-token/token",
+		"--forge-webhook-addr=:9292",
 	} {
 		if !slices.Contains(c.Args, arg) {
 			t.Errorf("the container's args lack %s: %q", arg, c.Args)
@@ -88,7 +90,7 @@ func TestDeployComponentsInstall(t *testing.T) {
 	for _, p := range c.Ports {
 		ports[p.Name] = p.ContainerPort
 	}
-	if diff := cmp.Diff(map[string]int32{"metrics": 8080, "probes": 8081, "slack": 8443, "events": 9443}, ports); diff != "" {
+	if diff := cmp.Diff(map[string]int32{"metrics": 8080, "probes": 8081, "slack": 8443, "events": 9443, "forge-hooks": 9292}, ports); diff != "" {
 		t.Errorf("container ports (-want +got):\n%s", diff)
 	}
 	// Each Secret's keys land where the flags read them, read-only.

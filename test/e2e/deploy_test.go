@@ -32,7 +32,7 @@ import (
 func TestDeployPassesTheBaseline(t *testing.T) {
 	for _, tc := range []struct{ path, want string }{
 		{"../../deploy", "Passed: the 17 objects of ../../deploy"},
-		{"testdata/deploy-with-components", "Passed: the 19 objects of testdata/deploy-with-components"},
+		{"testdata/deploy-with-components", "Passed: the 20 objects of testdata/deploy-with-components"},
 	} {
 		r := runCmd(t, nil, plumbline, "check", "--path", tc.path, "--skip-images")
 		if r.code != 0 {
