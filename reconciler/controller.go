@@ -74,6 +74,10 @@ type ControllerOptions struct {
 	Activity *ActivityOptions
 	// Admission is who the managed-object guard of a Source with spec.prevent lets through.
 	Admission AdmissionConfig
+	// ProposeTimeout bounds the Git and forge I/O of all the proposals of one pass: a forge that
+	// hangs delays a Source's pass by at most this much, and what is left waits for the next.
+	// Default 45 s.
+	ProposeTimeout time.Duration
 }
 
 // Controller keeps every Source plumb: it polls Git at each Source's interval, re-compares on
@@ -168,6 +172,9 @@ func NewController(c client.Client, cfg *rest.Config, opts ControllerOptions) (*
 	}
 	if opts.FightThreshold <= 0 {
 		opts.FightThreshold = 3
+	}
+	if opts.ProposeTimeout <= 0 {
+		opts.ProposeTimeout = proposeTimeout
 	}
 	if opts.FightWindow <= 0 {
 		opts.FightWindow = 10 * time.Minute

@@ -20,8 +20,8 @@ import (
 	"github.com/plumbline/plumbline/report"
 )
 
-// proposeTimeout bounds the Git and forge I/O of one proposal within a pass, so that a slow
-// or dead forge delays a pass by at most this much per incident.
+// proposeTimeout is the default of ControllerOptions.ProposeTimeout: the budget of a pass's Git
+// and forge I/O, so that a slow or dead forge delays a pass by at most this much.
 const proposeTimeout = 45 * time.Second
 
 // proposalRequested is the state of an incident someone asked to keep (the Slack button),
@@ -113,6 +113,11 @@ func (c *Controller) proposals(ctx context.Context, src *v1alpha1.Source, st *so
 	keep, link, hooked := memo.keep, memo.link, memo.hooked
 	memo.keep, memo.link, memo.hooked = map[string]string{}, map[string]bool{}, false
 	c.mu.Unlock()
+	// One budget for the Git and forge I/O of every proposal of the pass: a forge that hangs
+	// delays the Source's pass by ProposeTimeout at most, not by that much per incident.
+	ctx, cancel := context.WithTimeout(ctx, c.opts.ProposeTimeout)
+	defer cancel()
+	skipped := 0
 	var out []Notification
 	for _, n := range notes {
 		if n.Event != EventResolved {
@@ -120,6 +125,10 @@ func (c *Controller) proposals(ctx context.Context, src *v1alpha1.Source, st *so
 		}
 		for _, inc := range n.Incidents {
 			if inc.Proposal != nil && inc.Proposal.State == string(v1alpha1.ProposalOpen) {
+				if ctx.Err() != nil {
+					skipped++ // the pull request stays open; a later look finds the drift gone
+					continue
+				}
 				out = append(out, c.closeResolved(ctx, src, inc)...)
 			}
 		}
@@ -132,6 +141,14 @@ func (c *Controller) proposals(ctx context.Context, src *v1alpha1.Source, st *so
 		}
 		wants := src.Spec.Mode.For(string(inc.Type)) == v1alpha1.ModePropose && proposable(inc.Type)
 		p := inc.Proposal
+		if ctx.Err() != nil {
+			// The budget is spent: what is left waits, in the state it is in, for a later pass.
+			if p != nil || wants {
+				skipped++
+				memo.checked[fp] = now
+			}
+			continue
+		}
 		switch {
 		case p != nil && p.State == proposalRequested:
 			out = append(out, c.open(ctx, src, st, inc, now)...)
@@ -165,17 +182,19 @@ func (c *Controller) proposals(ctx context.Context, src *v1alpha1.Source, st *so
 			out = append(out, c.follow(ctx, src, st, inc, now)...)
 		}
 	}
+	if skipped > 0 {
+		c.opts.Log.Warn("proposals wait for a later pass: the forge and Git took the pass's budget", "source", keyOfSource(src).String(),
+			"budget", c.opts.ProposeTimeout.String(), "waiting", skipped)
+	}
 	return out
 }
 
 // open builds, checks, pushes and opens (or updates) the pull request of one incident.
 func (c *Controller) open(ctx context.Context, src *v1alpha1.Source, st *sourceState, inc *report.Incident, now time.Time) []Notification {
-	ctx, cancel := context.WithTimeout(ctx, proposeTimeout)
-	defer cancel()
 	prev := inc.Proposal
 	p, err := c.propose(ctx, src, st, inc, now)
 	if err != nil {
-		msg := truncate(err.Error(), 2048)
+		msg := truncate(c.budgetSpent(ctx, err), 2048)
 		failed := &report.Proposal{State: string(v1alpha1.ProposalFailed), Message: msg}
 		if prev != nil && prev.State == string(v1alpha1.ProposalOpen) {
 			// The pull request stays open; the rebuild failed.
@@ -199,8 +218,6 @@ func (c *Controller) open(ctx context.Context, src *v1alpha1.Source, st *sourceS
 
 // follow reads an open pull request's state, and rebuilds its branch when the base moved.
 func (c *Controller) follow(ctx context.Context, src *v1alpha1.Source, st *sourceState, inc *report.Incident, now time.Time) []Notification {
-	ctx, cancel := context.WithTimeout(ctx, proposeTimeout)
-	defer cancel()
 	p := inc.Proposal
 	forge, err := c.forgeOf(ctx, src)
 	if err == nil {
@@ -226,7 +243,7 @@ func (c *Controller) follow(ctx context.Context, src *v1alpha1.Source, st *sourc
 		}
 	}
 	if err != nil {
-		msg := truncate(err.Error(), 2048)
+		msg := truncate(c.budgetSpent(ctx, err), 2048)
 		if p.Message == msg {
 			return nil
 		}
@@ -244,6 +261,14 @@ func (c *Controller) follow(ctx context.Context, src *v1alpha1.Source, st *sourc
 		return c.open(ctx, src, st, inc, now) // the base moved: rebase and force-push
 	}
 	return nil
+}
+
+// budgetSpent is the text of a proposal's error, saying so when the pass's budget ran out.
+func (c *Controller) budgetSpent(ctx context.Context, err error) string {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Sprintf("no answer within %s, the budget of one pass (tried again later): %v", c.opts.ProposeTimeout, err)
+	}
+	return err.Error()
 }
 
 // proposable reports whether Git can declare the state a finding type is about: a field, an
@@ -265,8 +290,6 @@ func byName(by string) string {
 
 // closeResolved closes, with a comment, the pull request of an incident whose drift went away.
 func (c *Controller) closeResolved(ctx context.Context, src *v1alpha1.Source, inc *report.Incident) []Notification {
-	ctx, cancel := context.WithTimeout(ctx, proposeTimeout)
-	defer cancel()
 	p := inc.Proposal
 	forge, err := c.forgeOf(ctx, src)
 	if err == nil {
@@ -368,8 +391,6 @@ func (c *Controller) linkThread(ctx context.Context, src *v1alpha1.Source, inc *
 	if link == "" {
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, proposeTimeout)
-	defer cancel()
 	forge, err := c.forgeOf(ctx, src)
 	var pr *gitsource.PullRequest
 	if err == nil {

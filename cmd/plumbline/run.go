@@ -39,6 +39,7 @@ type runFlags struct {
 	offline         bool
 	fightThreshold  int
 	fightWindow     time.Duration
+	proposeTimeout  time.Duration
 	leaderElectName string
 	slack           slackFlags
 	forgeHookAddr   string
@@ -75,6 +76,7 @@ and on drift alerts, reverts or prunes as the Source's modes say. One replica le
 	fs.BoolVar(&f.offline, "offline", false, "image approvals only, no registry request (a rebuilt tag goes unseen)")
 	fs.IntVar(&f.fightThreshold, "fight-threshold", 3, "reverts of one field within --fight-window before Plumbline stops and reports a fight")
 	fs.DurationVar(&f.fightWindow, "fight-window", 10*time.Minute, "the window of --fight-threshold")
+	fs.DurationVar(&f.proposeTimeout, "propose-timeout", 45*time.Second, "the most Git and forge I/O the pull requests of one Source's pass may take; what is left waits for a later pass")
 	f.slack.register(fs)
 	fs.StringVar(&f.forgeHookAddr, "forge-webhook-addr", "", "address to serve the forges' webhooks on (POST /hooks/<namespace>/<source>, signed with the key webhookSecret of spec.propose.secretRef), e.g. :9292; empty: pull requests and Git are polled at each Source's interval only")
 	addEventsFlags(fs, &f.events)
@@ -151,6 +153,7 @@ func (f *runFlags) run(cmd *cobra.Command, g *globalFlags) error {
 		Images:         resolver,
 		FightThreshold: f.fightThreshold,
 		FightWindow:    f.fightWindow,
+		ProposeTimeout: f.proposeTimeout,
 		Metrics:        metricSet,
 		Activity:       activityOpts,
 		Admission:      admissionConfig(cmd.Context(), cfg, &f.guard, log),

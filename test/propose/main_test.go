@@ -135,6 +135,8 @@ type scene struct {
 	slack *slackserver.Server
 	// hookRate is the forge webhook endpoint's rate limit; 0: the default.
 	hookRate rate.Limit
+	// proposeTimeout is the controller's budget of forge I/O per pass; 0: the default.
+	proposeTimeout time.Duration
 	// stop ends the running controller.
 	stop func()
 }
@@ -263,7 +265,7 @@ func (s *scene) run() func() {
 		s.t.Fatal(err)
 	}
 	s.ctl, err = reconciler.NewController(mgr.GetClient(), env.Config, reconciler.ControllerOptions{
-		GitCacheDir: s.t.TempDir(), Notifier: s.notes, APIReader: mgr.GetAPIReader(), Images: s.images,
+		GitCacheDir: s.t.TempDir(), Notifier: s.notes, APIReader: mgr.GetAPIReader(), Images: s.images, ProposeTimeout: s.proposeTimeout,
 		Log:           slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		RevertBackoff: reconciler.Backoff{Initial: 200 * time.Millisecond, Factor: 1.5, Cap: 2 * time.Second, Quiet: 10 * time.Second},
 	})

@@ -2,7 +2,9 @@ package propose
 
 import (
 	"encoding/base64"
+	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -493,5 +495,65 @@ func TestMergeOfEditedBranchProposesAgain(t *testing.T) {
 	inc := s.source().Status.Incidents
 	if len(inc) != 1 || inc[0].Proposal == nil || inc[0].Proposal.Number != again.Index || inc[0].Proposal.State != v1alpha1.ProposalOpen {
 		t.Errorf("status incidents: %+v", inc)
+	}
+}
+
+// TestHungForgeBudget: a forge that accepts connections and never answers costs a pass its
+// budget of forge I/O (3 s here), not that much per request: the proposal fails saying so and
+// naming the forge's address, the incident stays open, and a later drift is still reported.
+func TestHungForgeBudget(t *testing.T) {
+	t.Parallel()
+	hole, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			conn, err := hole.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, conn) // read nothing, answer nothing
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		hole.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range held {
+			c.Close()
+		}
+	})
+	settings := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  mode: fast\n"
+	s := newScene(t, map[string]string{"apps/web.yaml": webDeployment, "apps/settings.yaml": settings}, "apps")
+	s.proposeTimeout = 3 * time.Second
+	spec := s.proposeSpec("apps")
+	spec.Propose.APIURL = "http://" + hole.Addr().String()
+	s.start(spec)
+	s.eventually(30*time.Second, "the Source is watched", func() bool { return s.source().Status.LastFetchedRevision != "" })
+	s.kubectl("scale", "deployment/web", "--replicas=5")
+	s.eventually(30*time.Second, "the proposal fails within the budget", func() bool { return len(s.notes.of(reconciler.EventProposalFailed)) > 0 })
+	d := s.notes.of(reconciler.EventProposalFailed)[0].Detail
+	if !strings.Contains(d, "no answer within 3s, the budget of one pass") || !strings.Contains(d, hole.Addr().String()) {
+		t.Errorf("detail %q", d)
+	}
+	s.kubectl("patch", "configmap/settings", "--type=merge", "-p", `{"data":{"mode":"slow"}}`)
+	s.eventually(30*time.Second, "the later drift is reported", func() bool {
+		for _, n := range s.notes.of(reconciler.EventOpened) {
+			for _, inc := range n.Incidents {
+				if inc.Object.Kind == "ConfigMap" && inc.Object.Name == "settings" {
+					return true
+				}
+			}
+		}
+		return false
+	})
+	inc := s.source().Status.Incidents
+	if len(inc) == 0 || s.replicas() != 5 || len(s.notes.of(reconciler.EventReverted)) != 0 {
+		t.Errorf("incidents %+v, replicas %d, reverts %d", inc, s.replicas(), len(s.notes.of(reconciler.EventReverted)))
 	}
 }
