@@ -121,9 +121,13 @@ func (c *Controller) notify(ctx context.Context, st *sourceState, n Notification
 	c.tell(ctx, n)
 }
 
-// record records the Events that go with a notification, and observes how long the drift took
-// from its watch event to here.
+// record records the Events that go with a notification, counts the proposals, and observes
+// how long the drift took from its watch event to here.
 func (c *Controller) record(st *sourceState, n Notification) {
+	switch n.Event {
+	case EventProposalOpened, EventProposalMerged, EventProposalClosed, EventProposalFailed:
+		c.metrics.Proposals.WithLabelValues(strings.TrimPrefix(string(n.Event), "proposal-")).Add(float64(len(n.Incidents)))
+	}
 	type objectReason struct {
 		obj    report.ObjectRef
 		reason string

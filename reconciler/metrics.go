@@ -22,6 +22,8 @@ type Metrics struct {
 	RegistryRequests *prometheus.CounterVec
 	Notifications    *prometheus.CounterVec
 	RuntimeEvents    *prometheus.CounterVec
+	Proposals        *prometheus.CounterVec
+	ForgeWebhooks    *prometheus.CounterVec
 }
 
 // NewMetrics returns unregistered collectors.
@@ -46,6 +48,10 @@ func NewMetrics() *Metrics {
 			Help: "Slack messages and notifications, by result: sent, deduplicated, rate-limited, retried, failed (permanent), dropped."}, []string{"result"}),
 		RuntimeEvents: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "plumbline_runtime_events_total",
 			Help: "Audit and Falco events, by Source (empty when none) and type: write, RuntimeAccess, RuntimeDrift, unmanaged (no managed workload runs the pod), sampled and dropped (a storm), evicted."}, []string{"source", "type"}),
+		Proposals: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "plumbline_proposals_total",
+			Help: "Pull requests, by event: opened, merged, closed, failed (none could be opened, or the forge failed)."}, []string{"event"}),
+		ForgeWebhooks: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "plumbline_forge_webhooks_total",
+			Help: "Forge webhook deliveries, by result: pull-request and push (acted on), ignored, unauthorized, not-found, too-large, bad-request, rate-limited, unavailable."}, []string{"result"}),
 		LastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "plumbline_last_successful_sync_timestamp_seconds",
 			Help: "When each Source was last fetched, rendered and compared without error."}, []string{"source"}),
 	}
@@ -53,7 +59,7 @@ func NewMetrics() *Metrics {
 
 // Collectors returns every collector, for registration.
 func (m *Metrics) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.Findings, m.ReconcileSeconds, m.GitFetches, m.Reverts, m.Fights, m.DetectionLatency, m.LastSuccess, m.RegistryRequests, m.Notifications, m.RuntimeEvents}
+	return []prometheus.Collector{m.Findings, m.ReconcileSeconds, m.GitFetches, m.Reverts, m.Fights, m.DetectionLatency, m.LastSuccess, m.RegistryRequests, m.Notifications, m.RuntimeEvents, m.Proposals, m.ForgeWebhooks}
 }
 
 func (m *Metrics) reconciled(source string, took time.Duration, ok bool, now time.Time) {

@@ -110,6 +110,11 @@ func TestScaleProposedMergedResolves(t *testing.T) {
 	if n := len(s.source().Status.Incidents); n != 0 {
 		t.Errorf("%d incidents left", n)
 	}
+	for event, want := range map[string]float64{"opened": 1, "merged": 1, "closed": 0, "failed": 0} {
+		if got := counterValue(t, s.ctl.Metrics().Proposals.WithLabelValues(event)); got != want {
+			t.Errorf("plumbline_proposals_total{event=%q} = %v, want %v", event, got, want)
+		}
+	}
 }
 
 // TestClosedProposalReverts: closing the pull request rejects the change: Plumbline reverts.

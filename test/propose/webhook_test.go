@@ -144,11 +144,20 @@ func TestWebhookPushFetchesAtOnce(t *testing.T) {
 	if got := s.source().Status.LastFetchedRevision; got != first {
 		t.Fatalf("fetched %s without a signed delivery", got)
 	}
+	hooks := s.ctl.Metrics().ForgeWebhooks
+	for result, want := range map[string]float64{"unauthorized": 3, "not-found": 2, "too-large": 1, "bad-request": 1, "push": 0} {
+		if got := counterValue(t, hooks.WithLabelValues(result)); got != want {
+			t.Errorf("plumbline_forge_webhooks_total{result=%q} = %v, want %v", result, got, want)
+		}
+	}
 
 	if code, says := post(t, url, map[string]string{"X-Gitea-Event": "push", "X-Gitea-Signature": sign(push)}, push); code != http.StatusAccepted || !strings.Contains(says, "fetches Git now") {
 		t.Fatalf("signed push: %d %q", code, says)
 	}
 	s.eventually(20*time.Second, "the signed push is fetched", func() bool { return s.source().Status.LastFetchedRevision == tip })
+	if got := counterValue(t, hooks.WithLabelValues("push")); got != 1 {
+		t.Errorf("plumbline_forge_webhooks_total{result=\"push\"} = %v, want 1", got)
+	}
 
 	// Gitea itself, from now on.
 	s.giteaHook(url)
