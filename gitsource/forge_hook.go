@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"mime"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/google/go-github/v75/github"
@@ -66,7 +68,8 @@ func VerifyHook(kind ForgeKind, secret []byte, h http.Header, body []byte) error
 	return fmt.Errorf("forge: unknown kind %q: want gitea, github or gitlab", kind)
 }
 
-// ParseHook reads what a verified delivery is about from its event header and JSON body.
+// ParseHook reads what a verified delivery is about from its event header and its JSON body
+// (or the JSON in the field payload of a form-encoded body).
 func ParseHook(kind ForgeKind, h http.Header, body []byte) (Hook, error) {
 	var event string
 	switch kind {
@@ -94,6 +97,14 @@ func ParseHook(kind ForgeKind, h http.Header, body []byte) (Hook, error) {
 	case "pull_request", "Merge Request Hook", "push", "Push Hook":
 	default:
 		return Hook{Kind: HookOther}, nil
+	}
+	if ct, _, _ := mime.ParseMediaType(h.Get("Content-Type")); ct == "application/x-www-form-urlencoded" {
+		// GitHub's and Gitea's form content type: the JSON is the field payload.
+		form, err := url.ParseQuery(string(body))
+		if err != nil {
+			return Hook{}, fmt.Errorf("%s webhook %q: malformed form: %w", kind, event, err)
+		}
+		body = []byte(form.Get("payload"))
 	}
 	if err := json.Unmarshal(body, &payload); err != nil {
 		return Hook{}, fmt.Errorf("%s webhook %q: malformed JSON: %w", kind, event, err)

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/http"
+	"net/url"
 	"testing"
 )
 
@@ -89,6 +90,11 @@ func TestParseHook(t *testing.T) {
 				t.Errorf("ParseHook = %+v, %v; want %+v", got, err, tt.want)
 			}
 		})
+	}
+	form := http.Header{"X-Github-Event": {"pull_request"}, "Content-Type": {"application/x-www-form-urlencoded"}}
+	body := "payload=" + url.QueryEscape(`{"pull_request":{"head":{"ref":"plumbline/modified-0123"}}}`)
+	if got, err := ParseHook(ForgeGitHub, form, []byte(body)); err != nil || got != (Hook{Kind: HookPullRequest, Branch: "plumbline/modified-0123"}) {
+		t.Errorf("form-encoded: %+v, %v", got, err)
 	}
 	if _, err := ParseHook(ForgeGitHub, http.Header{"X-Github-Event": {"push"}}, []byte("{")); err == nil {
 		t.Error("malformed push accepted")
