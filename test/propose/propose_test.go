@@ -281,7 +281,7 @@ func TestForgeFailuresKeepIncidentOpen(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			s := newScene(t, map[string]string{"apps/web.yaml": webDeployment}, "apps")
-			spec := s.proposeSpec("apps")
+			spec := s.withSlack(s.proposeSpec("apps"))
 			tt.setup(s, &spec)
 			s.start(spec)
 			s.eventually(30*time.Second, "the Source is watched", func() bool { return s.source().Status.LastFetchedRevision != "" })
@@ -290,6 +290,15 @@ func TestForgeFailuresKeepIncidentOpen(t *testing.T) {
 			if d := s.notes.of(reconciler.EventProposalFailed)[0].Detail; !strings.Contains(d, tt.want) || strings.Contains(d, srv.Token) {
 				t.Errorf("detail %q, want it to say %q", d, tt.want)
 			}
+			root := s.root()
+			s.eventually(30*time.Second, "the thread says why", func() bool {
+				for _, m := range s.slack.Messages() {
+					if m.ThreadTS == root.TS && strings.Contains(m.Text, "No pull request opened: ") && strings.Contains(m.Text, tt.want) {
+						return !strings.Contains(m.Text, srv.Token)
+					}
+				}
+				return false
+			})
 			inc := s.source().Status.Incidents
 			if len(inc) != 1 || inc[0].State != v1alpha1.IncidentOpen || inc[0].Proposal == nil || inc[0].Proposal.State != v1alpha1.ProposalFailed || !strings.Contains(inc[0].Proposal.Message, tt.want) {
 				t.Errorf("status incidents: %+v", inc)
