@@ -26,28 +26,11 @@ func TestRebuiltImageLockProposed(t *testing.T) {
 	reg := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
 	defer reg.Close()
 	ref := strings.TrimPrefix(reg.URL, "http://") + "/team/web:1.0"
-	tag, err := name.NewTag(ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	write := func() string {
-		img, err := random.Image(256, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := remote.Write(tag, img); err != nil {
-			t.Fatal(err)
-		}
-		d, err := img.Digest()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return d.String()
-	}
-	first := write()
+	first := pushRandom(t, ref)
 	deploy := strings.Replace(webDeployment, "nginx@sha256:0000000000000000000000000000000000000000000000000000000000000001", ref, 1)
 	lock := "# approved by the platform team\napiVersion: plumbline.dev/v1alpha1\nkind: ImageLock\nimages:\n  - image: " + ref + "\n    digest: " + first + "\n    approvedAt: \"2026-01-01T00:00:00Z\"\n"
 	s := newScene(t, map[string]string{"apps/web.yaml": deploy, "apps/" + images.LockFileName: lock}, "apps")
+	var err error
 	s.images, err = images.NewResolver(images.WithCacheTTL(time.Second), images.WithRetry(images.RetryPolicy{MaxAttempts: 1}))
 	if err != nil {
 		t.Fatal(err)
@@ -55,7 +38,7 @@ func TestRebuiltImageLockProposed(t *testing.T) {
 	spec := s.proposeSpec("apps")
 	s.start(spec)
 	s.eventually(30*time.Second, "the Source is watched", func() bool { return s.source().Status.LastFetchedRevision != "" })
-	second := write()
+	second := pushRandom(t, ref)
 
 	pr := s.onePull()
 	if want := "plumbline: approve " + ref + " rebuild (sha256:" + strings.TrimPrefix(second, "sha256:")[:12] + "…)"; pr.Title != want {
@@ -88,26 +71,8 @@ func TestUnpinnedImagePinned(t *testing.T) {
 	reg := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
 	defer reg.Close()
 	host := strings.TrimPrefix(reg.URL, "http://")
-	push := func(ref string) string {
-		tag, err := name.NewTag(ref)
-		if err != nil {
-			t.Fatal(err)
-		}
-		img, err := random.Image(256, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := remote.Write(tag, img); err != nil {
-			t.Fatal(err)
-		}
-		d, err := img.Digest()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return d.String()
-	}
 	sidecarRef, ref := host+"/team/sidecar:2.0", host+"/team/web:1.0"
-	sidecar, digest := push(sidecarRef), push(ref)
+	sidecar, digest := pushRandom(t, sidecarRef), pushRandom(t, ref)
 	deploy := strings.Replace(webDeployment, "nginx@sha256:0000000000000000000000000000000000000000000000000000000000000001", ref, 1)
 	lock := "# approved by the platform team\napiVersion: plumbline.dev/v1alpha1\nkind: ImageLock\nimages:\n  - image: " + sidecarRef + "\n    digest: " + sidecar + "\n    approvedAt: \"2026-01-01T00:00:00Z\"\n"
 	s := newScene(t, map[string]string{"apps/web.yaml": deploy, "apps/" + images.LockFileName: lock}, "apps")
@@ -139,4 +104,25 @@ func TestUnpinnedImagePinned(t *testing.T) {
 	if len(src.Status.Incidents) != 0 || src.Status.Findings["ImageUnpinned"] != 0 {
 		t.Errorf("after the merge: incidents %+v, findings %v", src.Status.Incidents, src.Status.Findings)
 	}
+}
+
+// pushRandom pushes a new random image under ref and returns its digest.
+func pushRandom(t *testing.T, ref string) string {
+	t.Helper()
+	tag, err := name.NewTag(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := random.Image(256, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(tag, img); err != nil {
+		t.Fatal(err)
+	}
+	d, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.String()
 }
