@@ -99,7 +99,10 @@ type Controller struct {
 
 	mu      sync.Mutex
 	sources map[types.NamespacedName]*sourceState
-	writers map[string]*Cluster // impersonated clusters, by service account
+	// forgesDown are the forges (by API host) that took a whole pass's budget without
+	// answering, and until when no pass asks them again. Guarded by mu.
+	forgesDown map[string]time.Time
+	writers    map[string]*Cluster // impersonated clusters, by service account
 
 	// slack is the Slack notifier (UseSlack), for Ready messages and buttons; keep opens a pull
 	// request for the "Keep it" button. Nil: none.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/url"
 	"path"
 	"slices"
 	"strings"
@@ -125,11 +126,7 @@ func (c *Controller) proposals(ctx context.Context, src *v1alpha1.Source, st *so
 		}
 		for _, inc := range n.Incidents {
 			if inc.Proposal != nil && inc.Proposal.State == string(v1alpha1.ProposalOpen) {
-				if ctx.Err() != nil {
-					skipped++ // the pull request stays open; a later look finds the drift gone
-					continue
-				}
-				out = append(out, c.closeResolved(ctx, src, inc)...)
+				out = append(out, c.closeResolved(ctx, src, inc)...) // a spent budget fails it at once, and says so
 			}
 		}
 	}
@@ -186,7 +183,60 @@ func (c *Controller) proposals(ctx context.Context, src *v1alpha1.Source, st *so
 		c.opts.Log.Warn("proposals wait for a later pass: the forge and Git took the pass's budget", "source", keyOfSource(src).String(),
 			"budget", c.opts.ProposeTimeout.String(), "waiting", skipped)
 	}
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		c.forgeDown(src)
+	}
 	return out
+}
+
+// forgeCooldown is how long no pass asks a forge again after it took a pass's whole budget
+// without answering.
+const forgeCooldown = time.Minute
+
+// forgeHost names the forge of a Source's spec.propose: the host of its API URL, else of the
+// repository.
+func forgeHost(src *v1alpha1.Source) string {
+	raw := src.Spec.Repo
+	if src.Spec.Propose != nil && src.Spec.Propose.APIURL != "" {
+		raw = src.Spec.Propose.APIURL
+	}
+	if u, err := url.Parse(raw); err == nil && u.Host != "" {
+		return u.Host
+	}
+	if at, _, ok := strings.Cut(raw, ":"); ok && strings.Contains(at, "@") { // git@host:owner/repo
+		return at[strings.Index(at, "@")+1:]
+	}
+	return raw
+}
+
+// forgeDown records that the Source's forge took a whole pass's budget: for forgeCooldown the
+// passes of every Source that uses it fail their proposals at once instead of waiting again,
+// so that one hung forge holds no more than one pass of one worker a minute.
+func (c *Controller) forgeDown(src *v1alpha1.Source) {
+	host, now := forgeHost(src), c.opts.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.forgesDown == nil {
+		c.forgesDown = map[string]time.Time{}
+	}
+	c.forgesDown[host] = now.Add(forgeCooldown)
+	c.opts.Log.Warn("forge left alone: it took a pass's budget without answering", "forge", host, "budget", c.opts.ProposeTimeout.String(), "until", now.Add(forgeCooldown).UTC().Format(time.RFC3339))
+}
+
+// forgeOutageErr is the error of a forge left alone since it took a pass's budget, or nil.
+func (c *Controller) forgeOutageErr(src *v1alpha1.Source) error {
+	host, now := forgeHost(src), c.opts.Now()
+	c.mu.Lock()
+	until, ok := c.forgesDown[host]
+	if ok && !now.Before(until) {
+		delete(c.forgesDown, host)
+		ok = false
+	}
+	c.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	return errors.New(c.hungForge(src))
 }
 
 // open builds, checks, pushes and opens (or updates) the pull request of one incident.
@@ -194,7 +244,7 @@ func (c *Controller) open(ctx context.Context, src *v1alpha1.Source, st *sourceS
 	prev := inc.Proposal
 	p, err := c.propose(ctx, src, st, inc, now)
 	if err != nil {
-		msg := truncate(c.budgetSpent(ctx, err), 2048)
+		msg := truncate(c.budgetSpent(ctx, src, err), 2048)
 		failed := &report.Proposal{State: string(v1alpha1.ProposalFailed), Message: msg}
 		if prev != nil && prev.State == string(v1alpha1.ProposalOpen) {
 			// The pull request stays open; the rebuild failed.
@@ -243,7 +293,7 @@ func (c *Controller) follow(ctx context.Context, src *v1alpha1.Source, st *sourc
 		}
 	}
 	if err != nil {
-		msg := truncate(c.budgetSpent(ctx, err), 2048)
+		msg := truncate(c.budgetSpent(ctx, src, err), 2048)
 		if p.Message == msg {
 			return nil
 		}
@@ -263,12 +313,20 @@ func (c *Controller) follow(ctx context.Context, src *v1alpha1.Source, st *sourc
 	return nil
 }
 
-// budgetSpent is the text of a proposal's error, saying so when the pass's budget ran out.
-func (c *Controller) budgetSpent(ctx context.Context, err error) string {
+// budgetSpent is the text of a proposal's error; when the pass's budget ran out it is the same
+// words as a forge left alone says (hungForge), so that the thread hears of a hung forge once.
+func (c *Controller) budgetSpent(ctx context.Context, src *v1alpha1.Source, err error) string {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return fmt.Sprintf("no answer within %s, the budget of one pass (tried again later): %v", c.opts.ProposeTimeout, err)
+		c.opts.Log.Warn("proposal: no answer within the pass's budget", "source", keyOfSource(src).String(), "budget", c.opts.ProposeTimeout.String(), "err", err)
+		return c.hungForge(src)
 	}
 	return err.Error()
+}
+
+// hungForge says that the Source's forge took a pass's whole budget.
+func (c *Controller) hungForge(src *v1alpha1.Source) string {
+	return fmt.Sprintf("forge %s (its API or Git) gave no answer within %s, the budget of one pass: it is asked again once a minute at most",
+		forgeHost(src), c.opts.ProposeTimeout)
 }
 
 // proposable reports whether Git can declare the state a finding type is about: a field, an
@@ -310,7 +368,7 @@ func (c *Controller) closeResolved(ctx context.Context, src *v1alpha1.Source, in
 		err = forge.Close(ctx, p.Number)
 	}
 	if err != nil {
-		return []Notification{{Event: EventProposalFailed, Incidents: []*report.Incident{inc}, Detail: "closing " + p.URL + ": " + err.Error()}}
+		return []Notification{{Event: EventProposalFailed, Incidents: []*report.Incident{inc}, Detail: "closing " + p.URL + ": " + c.budgetSpent(ctx, src, err)}}
 	}
 	p.State, p.By = string(v1alpha1.ProposalClosed), "plumbline"
 	return []Notification{{Event: EventProposalClosed, Incidents: []*report.Incident{inc}, Detail: "closed by Plumbline: the drift is gone"}}
@@ -606,6 +664,9 @@ func (c *Controller) forgeOf(ctx context.Context, src *v1alpha1.Source) (gitsour
 	cfg := src.Spec.Propose
 	if cfg == nil {
 		return nil, errors.New("spec.propose is not set")
+	}
+	if err := c.forgeOutageErr(src); err != nil {
+		return nil, err
 	}
 	token, _, err := c.forgeToken(ctx, src)
 	if err != nil {

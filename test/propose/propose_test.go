@@ -11,9 +11,12 @@ import (
 	sdk "code.gitea.io/sdk/gitea"
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/plumbline/plumbline/api/v1alpha1"
+	"github.com/plumbline/plumbline/manifests"
 	"github.com/plumbline/plumbline/reconciler"
 	"github.com/plumbline/plumbline/test/gitea"
 	"github.com/plumbline/plumbline/test/gitserver"
@@ -517,42 +520,18 @@ func TestMergeOfEditedBranchProposesAgain(t *testing.T) {
 // naming the forge's address, the incident stays open, and a later drift is still reported.
 func TestHungForgeBudget(t *testing.T) {
 	t.Parallel()
-	hole, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var held []net.Conn
-	var mu sync.Mutex
-	go func() {
-		for {
-			conn, err := hole.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			held = append(held, conn) // read nothing, answer nothing
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		hole.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range held {
-			c.Close()
-		}
-	})
+	hole := newBlackHole(t)
 	settings := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  mode: fast\n"
 	s := newScene(t, map[string]string{"apps/web.yaml": webDeployment, "apps/settings.yaml": settings}, "apps")
 	s.proposeTimeout = 3 * time.Second
 	spec := s.proposeSpec("apps")
-	spec.Propose.APIURL = "http://" + hole.Addr().String()
+	spec.Propose.APIURL = "http://" + hole.addr()
 	s.start(spec)
 	s.eventually(30*time.Second, "the Source is watched", func() bool { return s.source().Status.LastFetchedRevision != "" })
 	s.kubectl("scale", "deployment/web", "--replicas=5")
 	s.eventually(30*time.Second, "the proposal fails within the budget", func() bool { return len(s.notes.of(reconciler.EventProposalFailed)) > 0 })
 	d := s.notes.of(reconciler.EventProposalFailed)[0].Detail
-	if !strings.Contains(d, "no answer within 3s, the budget of one pass") || !strings.Contains(d, hole.Addr().String()) {
+	if want := "forge " + hole.addr() + " (its API or Git) gave no answer within 3s, the budget of one pass"; !strings.Contains(d, want) {
 		t.Errorf("detail %q", d)
 	}
 	s.kubectl("patch", "configmap/settings", "--type=merge", "-p", `{"data":{"mode":"slow"}}`)
@@ -569,5 +548,109 @@ func TestHungForgeBudget(t *testing.T) {
 	inc := s.source().Status.Incidents
 	if len(inc) == 0 || s.replicas() != 5 || len(s.notes.of(reconciler.EventReverted)) != 0 {
 		t.Errorf("incidents %+v, replicas %d, reverts %d", inc, s.replicas(), len(s.notes.of(reconciler.EventReverted)))
+	}
+}
+
+// blackHole accepts connections and never answers: a forge that hangs.
+type blackHole struct {
+	l    net.Listener
+	mu   sync.Mutex
+	held []net.Conn
+}
+
+func newBlackHole(t *testing.T) *blackHole {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &blackHole{l: l}
+	go func() {
+		for {
+			conn, err := l.Accept()
+			if err != nil {
+				return
+			}
+			h.mu.Lock()
+			h.held = append(h.held, conn) // read nothing, answer nothing
+			h.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		for _, c := range h.held {
+			c.Close()
+		}
+	})
+	return h
+}
+
+func (h *blackHole) addr() string { return h.l.Addr().String() }
+
+// conns is how many connections it took.
+func (h *blackHole) conns() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.held)
+}
+
+// TestHungForgeLeftAlone: once a hung forge took one pass's budget, the next Source that uses it
+// fails its proposal at once, without a connection, in the same words, so that a thread hears of
+// a hung forge once.
+func TestHungForgeLeftAlone(t *testing.T) {
+	t.Parallel()
+	hole := newBlackHole(t)
+	settings := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  mode: fast\n"
+	s := newScene(t, map[string]string{"apps/web.yaml": webDeployment, "other/settings.yaml": settings}, "apps")
+	s.proposeTimeout = 3 * time.Second
+	spec := s.proposeSpec("apps")
+	spec.Propose.APIURL = "http://" + hole.addr()
+	s.start(spec)
+	// A second Source of the same repository, its folder other/ applied as a CD tool would.
+	objs, err := manifests.Render(t.Context(), s.local, "other", manifests.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := reconciler.NewCluster(env.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.Apply(t.Context(), []*unstructured.Unstructured{objs[0].Object}, reconciler.ApplyOptions{SourceName: s.ns + ".other", DefaultNamespace: s.ns}); err != nil {
+		t.Fatal(err)
+	}
+	other := s.proposeSpec("other")
+	other.Propose.APIURL = spec.Propose.APIURL
+	if err := s.client.Create(t.Context(), &v1alpha1.Source{ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: "other"}, Spec: other}); err != nil {
+		t.Fatal(err)
+	}
+	failedOf := func(source string) []string {
+		var out []string
+		for _, n := range s.notes.of(reconciler.EventProposalFailed) {
+			if n.Source == s.ns+"/"+source {
+				out = append(out, n.Detail)
+			}
+		}
+		return out
+	}
+	s.eventually(30*time.Second, "both Sources are watched", func() bool {
+		var o v1alpha1.Source
+		return s.source().Status.LastFetchedRevision != "" && s.client.Get(t.Context(), client.ObjectKey{Namespace: s.ns, Name: "other"}, &o) == nil && o.Status.LastFetchedRevision != ""
+	})
+	s.kubectl("scale", "deployment/web", "--replicas=5")
+	s.eventually(30*time.Second, "the first proposal takes the budget", func() bool { return len(failedOf("apps")) > 0 })
+	first := failedOf("apps")[0]
+	if want := "forge " + hole.addr() + " (its API or Git) gave no answer within 3s, the budget of one pass"; !strings.Contains(first, want) {
+		t.Errorf("first failure %q", first)
+	}
+	conns := hole.conns()
+	s.kubectl("patch", "configmap/settings", "--type=merge", "-p", `{"data":{"mode":"slow"}}`)
+	s.eventually(30*time.Second, "the second Source's proposal fails", func() bool { return len(failedOf("other")) > 0 })
+	if d := failedOf("other")[0]; d != first {
+		t.Errorf("second failure %q, want the same words as the first: %q", d, first)
+	}
+	if n := hole.conns(); n != conns {
+		t.Errorf("the forge left alone was asked again: %d connections, then %d", conns, n)
 	}
 }
