@@ -183,9 +183,6 @@ func (c *Controller) proposals(ctx context.Context, src *v1alpha1.Source, st *so
 		c.opts.Log.Warn("proposals wait for a later pass: the forge and Git took the pass's budget", "source", keyOfSource(src).String(),
 			"budget", c.opts.ProposeTimeout.String(), "waiting", skipped)
 	}
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		c.forgeDown(src)
-	}
 	return out
 }
 
@@ -209,7 +206,7 @@ func forgeHost(src *v1alpha1.Source) string {
 	return raw
 }
 
-// forgeDown records that the Source's forge took a whole pass's budget: for forgeCooldown the
+// forgeDown records that the Source's forge's API took a whole pass's budget: for forgeCooldown the
 // passes of every Source that uses it fail their proposals at once instead of waiting again,
 // so that one hung forge holds no more than one pass of one worker a minute.
 func (c *Controller) forgeDown(src *v1alpha1.Source) {
@@ -318,6 +315,9 @@ func (c *Controller) follow(ctx context.Context, src *v1alpha1.Source, st *sourc
 func (c *Controller) budgetSpent(ctx context.Context, src *v1alpha1.Source, err error) string {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		c.opts.Log.Warn("proposal: no answer within the pass's budget", "source", keyOfSource(src).String(), "budget", c.opts.ProposeTimeout.String(), "err", err)
+		if errors.Is(err, gitsource.ErrForge) {
+			c.forgeDown(src) // the forge's API hung, not a slow clone of one repository
+		}
 		return c.hungForge(src)
 	}
 	return err.Error()
