@@ -463,11 +463,7 @@ func TestRestartKeepsOnePullRequest(t *testing.T) {
 func TestMergeOfEditedBranchProposesAgain(t *testing.T) {
 	t.Parallel()
 	s := newScene(t, map[string]string{"apps/web.yaml": webDeployment}, "apps")
-	spec := s.proposeSpec("apps")
-	spec.Interval = &metav1.Duration{Duration: 10 * time.Minute}
-	s.start(spec)
-	s.giteaHook(s.withWebhook(), "pull_request")
-	s.eventually(30*time.Second, "the Source is watched", func() bool { return s.source().Status.LastFetchedRevision != "" })
+	s.startHooked("pull_request")
 	s.kubectl("scale", "deployment/web", "--replicas=5")
 	pr := s.onePull()
 

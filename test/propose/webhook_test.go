@@ -55,6 +55,17 @@ func (s *scene) giteaHook(url string, events ...string) {
 	}
 }
 
+// startHooked starts the scene's Source on apps/, polling every 10 minutes, with Gitea's
+// webhook for events (default: pull request and push), and waits until it is watched.
+func (s *scene) startHooked(events ...string) {
+	s.t.Helper()
+	spec := s.proposeSpec("apps")
+	spec.Interval = &metav1.Duration{Duration: 10 * time.Minute}
+	s.start(spec)
+	s.giteaHook(s.withWebhook(), events...)
+	s.eventually(30*time.Second, "the Source is watched", func() bool { return s.source().Status.LastFetchedRevision != "" })
+}
+
 func post(t *testing.T, url string, header map[string]string, body []byte) (int, string) {
 	t.Helper()
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, url, bytes.NewReader(body))
@@ -84,11 +95,7 @@ func sign(body []byte) string {
 func TestWebhookMergeSeenAtOnce(t *testing.T) {
 	t.Parallel()
 	s := newScene(t, map[string]string{"apps/web.yaml": webDeployment}, "apps")
-	spec := s.proposeSpec("apps")
-	spec.Interval = &metav1.Duration{Duration: 10 * time.Minute}
-	s.start(spec)
-	s.giteaHook(s.withWebhook())
-	s.eventually(30*time.Second, "the Source is watched", func() bool { return s.source().Status.LastFetchedRevision != "" })
+	s.startHooked()
 	s.kubectl("scale", "deployment/web", "--replicas=5")
 	pr := s.onePull()
 	if ok, _, err := s.gitea.MergePullRequest(gitea.AdminUser, s.repoName, pr.Index, sdk.MergePullRequestOption{Style: sdk.MergeStyleMerge}); err != nil || !ok {
@@ -171,11 +178,7 @@ func TestWebhookPushFetchesAtOnce(t *testing.T) {
 func TestWebhookCloseRevertsAtOnce(t *testing.T) {
 	t.Parallel()
 	s := newScene(t, map[string]string{"apps/web.yaml": webDeployment}, "apps")
-	spec := s.proposeSpec("apps")
-	spec.Interval = &metav1.Duration{Duration: 10 * time.Minute}
-	s.start(spec)
-	s.giteaHook(s.withWebhook(), "pull_request")
-	s.eventually(30*time.Second, "the Source is watched", func() bool { return s.source().Status.LastFetchedRevision != "" })
+	s.startHooked("pull_request")
 	s.kubectl("scale", "deployment/web", "--replicas=6")
 	pr := s.onePull()
 	closed := sdk.StateClosed
